@@ -1,0 +1,28 @@
+//! The shared vocabulary of Rampart.
+//!
+//! Every capability (secrets, images, dependencies, models, URLs…) reports what it found as a
+//! [`Finding`]; whatever could not be looked at becomes a [`Skipped`] entry. Reporters, baselines and
+//! the store only ever see these types, so a new detector never needs a new output path.
+//!
+//! ```
+//! use rampart_core::{Finding, Kind, Location, Severity};
+//!
+//! let mut f = Finding::new(Kind::Secret, "openai-project-key", Severity::Critical,
+//!     "OpenAI project API key", Location::file("app/.env").with_line(3, 9));
+//! f.secret = Some("sk-proj-abcdef0123456789".into());
+//! f.fingerprint = rampart_core::fingerprint(&["openai-project-key", "app/.env", "0"],
+//!     f.secret.as_deref().unwrap_or("").as_bytes());
+//! assert_eq!(f.fingerprint.len(), 32);
+//! assert!(Severity::Critical > Severity::High);
+//! assert_eq!(rampart_core::redact("sk-proj-abcdef0123456789"), "sk-p…89");
+//! ```
+#![deny(missing_docs)]
+
+mod detector;
+mod finding;
+mod redact;
+
+pub use detector::{Detections, Detector, Item};
+
+pub use finding::{Finding, Kind, Location, Severity, Skipped, fingerprint, sha256_hex};
+pub use redact::redact;
