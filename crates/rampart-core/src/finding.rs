@@ -156,6 +156,26 @@ impl Location {
         self
     }
 
+    /// The identifying part of the location, without line and column: the fields that say which
+    /// content this is (path, commit, layer, member, field). Used in fingerprints so that they
+    /// survive edits that only move a secret within its file. The image's file name is left out:
+    /// the layer digest already names the content, and renaming an archive changes nothing.
+    pub fn identity(&self) -> String {
+        let parts = [
+            Some(self.path.as_str()),
+            self.commit.as_deref(),
+            self.layer.as_deref(),
+            self.member.as_deref(),
+            self.field.as_deref(),
+        ];
+        let mut s = String::new();
+        for p in parts {
+            s.push_str(p.unwrap_or(""));
+            s.push('\u{1f}');
+        }
+        s
+    }
+
     /// A short human form: `path:line:column`, with `@commit` or `[layer N]` when known.
     pub fn display(&self) -> String {
         let mut s = String::new();

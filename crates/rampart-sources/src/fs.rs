@@ -1,0 +1,227 @@
+//! Files, directories and stdin.
+
+use crate::{Sink, SourceOptions, human_size};
+use ignore::{WalkBuilder, WalkState};
+use rampart_core::{Item, Location, Skipped};
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+/// Files at least this large are memory-mapped instead of read into a buffer.
+const MMAP_THRESHOLD: u64 = 1 << 20;
+
+thread_local! {
+    static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Scan a file or a directory tree (in parallel). Directory symlinks and `.git` internals are not
+/// followed (except `.git/config`, which can hold credentials in remote URLs); use
+/// [`crate::scan_git_history`] for the history.
+pub fn scan_path(path: &Path, opts: &SourceOptions, sink: &dyn Sink) {
+    let shown = display(path);
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            sink.skipped(Skipped::new(shown, io_reason(&e)));
+            return;
+        }
+    };
+    if meta.is_dir() || (meta.file_type().is_symlink() && path.is_dir()) {
+        walk_dir(path, opts, sink);
+    } else {
+        scan_file(path, &shown, path_name(path).as_str(), opts, sink);
+    }
+}
+
+/// Read all of stdin and scan it as one item named `-`.
+pub fn scan_stdin(opts: &SourceOptions, sink: &dyn Sink) {
+    let mut data = Vec::new();
+    let limit = opts.max_file_size;
+    match std::io::stdin().lock().take(limit + 1).read_to_end(&mut data) {
+        Ok(_) if data.len() as u64 > limit => sink.skipped(Skipped::new(
+            "-",
+            format!("stdin is over the {} limit (--max-file-size)", human_size(limit)),
+        )),
+        Ok(_) => {
+            let loc = Location::file("-");
+            sink.item(&Item {
+                path: "-",
+                data: &data,
+                location: &loc,
+            });
+        }
+        Err(e) => sink.skipped(Skipped::new("-", io_reason(&e))),
+    }
+}
+
+fn walk_dir(root: &Path, opts: &SourceOptions, sink: &dyn Sink) {
+    let mut builder = WalkBuilder::new(root);
+    builder
+        .standard_filters(false)
+        .hidden(false)
+        .follow_links(opts.follow_symlinks)
+        .threads(opts.threads())
+        .filter_entry(|e| {
+            // Inside `.git`, only the config file is content; objects are compressed and
+            // scanned through history.
+            let in_git = e
+                .path()
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == ".git");
+            !in_git || e.file_name() == "config"
+        });
+    builder.build_parallel().run(|| {
+        Box::new(move |entry| {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(err) => {
+                    let (path, reason) = walk_error(&err);
+                    sink.skipped(Skipped::new(path, reason));
+                    return WalkState::Continue;
+                }
+            };
+            let path = entry.path();
+            let rel = path.strip_prefix(root).unwrap_or(path);
+            let rel_str = path_name(rel);
+            if !rel_str.is_empty() && opts.excluded(&rel_str) {
+                return if entry.file_type().is_some_and(|t| t.is_dir()) {
+                    WalkState::Skip
+                } else {
+                    WalkState::Continue
+                };
+            }
+            let Some(ft) = entry.file_type() else {
+                return WalkState::Continue;
+            };
+            if ft.is_dir() {
+                return WalkState::Continue;
+            }
+            let shown = display(path);
+            if ft.is_symlink() {
+                // Only reached when links are not followed.
+                let reason = match std::fs::metadata(path) {
+                    Err(_) => "broken symbolic link".to_string(),
+                    Ok(_) => "symbolic link not followed (use --follow-symlinks)".to_string(),
+                };
+                sink.skipped(Skipped::new(shown, reason));
+                return WalkState::Continue;
+            }
+            scan_file(path, &shown, &rel_str, opts, sink);
+            WalkState::Continue
+        })
+    });
+}
+
+fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink: &dyn Sink) {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            sink.skipped(Skipped::new(shown, io_reason(&e)));
+            return;
+        }
+    };
+    let meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => {
+            sink.skipped(Skipped::new(shown, io_reason(&e)));
+            return;
+        }
+    };
+    if !meta.is_file() {
+        sink.skipped(Skipped::new(shown, "not a regular file (device, socket or pipe)"));
+        return;
+    }
+    let len = meta.len();
+    if len > opts.max_file_size {
+        sink.skipped(Skipped::new(
+            shown,
+            format!(
+                "file is {}, over the {} limit (--max-file-size)",
+                human_size(len),
+                human_size(opts.max_file_size)
+            ),
+        ));
+        return;
+    }
+    if len == 0 {
+        return;
+    }
+    let location = Location::file(shown);
+    if len >= MMAP_THRESHOLD {
+        // SAFETY: the map is read-only and lives only for this call. A file truncated by another
+        // process while it is mapped can fault, the same trade-off ripgrep makes for speed.
+        match unsafe { memmap2::Mmap::map(&file) } {
+            Ok(map) => {
+                sink.item(&Item {
+                    path: logical,
+                    data: &map,
+                    location: &location,
+                });
+                return;
+            }
+            Err(_) => { /* fall back to reading */ }
+        }
+    }
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        match (&mut file).take(opts.max_file_size + 1).read_to_end(&mut buf) {
+            Ok(_) => sink.item(&Item {
+                path: logical,
+                data: &buf,
+                location: &location,
+            }),
+            Err(e) => sink.skipped(Skipped::new(shown, io_reason(&e))),
+        }
+        if buf.capacity() > 4 * MMAP_THRESHOLD as usize {
+            *buf = Vec::new();
+        }
+    });
+}
+
+/// A path as shown to users: lossy UTF-8, `/`-separated, without a leading `./`.
+pub(crate) fn display(path: &Path) -> String {
+    let s = path_name(path);
+    match s.strip_prefix("./") {
+        Some(rest) if !rest.is_empty() => rest.to_string(),
+        _ => s,
+    }
+}
+
+fn path_name(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    if std::path::MAIN_SEPARATOR == '/' {
+        s.into_owned()
+    } else {
+        s.replace(std::path::MAIN_SEPARATOR, "/")
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "not found".into(),
+        PermissionDenied => "permission denied".into(),
+        _ => format!("cannot read: {e}"),
+    }
+}
+
+fn walk_error(err: &ignore::Error) -> (String, String) {
+    match err {
+        ignore::Error::WithPath { path, err } => {
+            let (_, reason) = walk_error(err);
+            (display(path), reason)
+        }
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            walk_error(err)
+        }
+        ignore::Error::Loop { child, ancestor } => (
+            display(child),
+            format!("symbolic link loop (points back to {})", display(ancestor)),
+        ),
+        ignore::Error::Io(e) => (String::from("?"), io_reason(e)),
+        other => (String::from("?"), other.to_string()),
+    }
+}

@@ -1,0 +1,98 @@
+//! Sources: where bytes come from.
+//!
+//! A source walks something — a directory, a single file, stdin, the history of a git repository —
+//! and hands each piece of content to a [`Sink`] as a [`rampart_core::Item`]: a logical path, the
+//! bytes, and a [`rampart_core::Location`] saying where they are. Whatever cannot be read becomes a
+//! [`rampart_core::Skipped`] with a reason, and the walk goes on. Sources decide how to read (memory
+//! map or buffer, which threads); they never know what is looked for.
+//!
+//! ```no_run
+//! use rampart_core::{Item, Skipped};
+//! use rampart_sources::{Sink, SourceOptions, scan_path};
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! struct CountBytes(AtomicU64);
+//! impl Sink for CountBytes {
+//!     fn item(&self, item: &Item<'_>) {
+//!         self.0.fetch_add(item.data.len() as u64, Ordering::Relaxed);
+//!     }
+//!     fn skipped(&self, s: Skipped) {
+//!         eprintln!("skipped {}: {}", s.path, s.reason);
+//!     }
+//! }
+//!
+//! let sink = CountBytes(AtomicU64::new(0));
+//! scan_path(std::path::Path::new("."), &SourceOptions::default(), &sink);
+//! println!("{} bytes", sink.0.load(Ordering::Relaxed));
+//! ```
+#![deny(missing_docs)]
+
+mod fs;
+mod git;
+
+pub use fs::{scan_path, scan_stdin};
+pub use git::{GitError, HistoryStats, is_git_repo, scan_git_history};
+
+use rampart_core::{Item, Skipped};
+
+/// Receives what a source produces. Called concurrently from the source's worker threads.
+pub trait Sink: Sync {
+    /// One piece of content.
+    fn item(&self, item: &Item<'_>);
+    /// Something that was not scanned.
+    fn skipped(&self, skipped: Skipped);
+}
+
+/// How sources read.
+#[derive(Clone, Debug)]
+pub struct SourceOptions {
+    /// Files (and blobs) larger than this are skipped with a reason.
+    pub max_file_size: u64,
+    /// Follow symbolic links (loops are detected and reported).
+    pub follow_symlinks: bool,
+    /// Worker threads; 0 means one per available core.
+    pub threads: usize,
+    /// Paths matching these globs are not read at all (`.rampartignore`).
+    pub exclude: Option<globset::GlobSet>,
+}
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        SourceOptions {
+            max_file_size: 256 * 1024 * 1024,
+            follow_symlinks: false,
+            threads: 0,
+            exclude: None,
+        }
+    }
+}
+
+impl SourceOptions {
+    fn threads(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.threads
+        }
+    }
+
+    fn excluded(&self, path: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|g| g.is_match(path))
+    }
+}
+
+/// A human size for skip reasons.
+fn human_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
