@@ -184,7 +184,7 @@ impl Location {
             if let Some(i) = self.layer_index {
                 s.push_str(&format!("[layer {i}]"));
             }
-            s.push_str(":");
+            s.push(':');
         }
         s.push_str(&self.path);
         if let Some(m) = &self.member {

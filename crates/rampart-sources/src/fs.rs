@@ -115,7 +115,19 @@ fn walk_dir(root: &Path, opts: &SourceOptions, sink: &dyn Sink) {
 }
 
 fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink: &dyn Sink) {
-    let mut file = match File::open(path) {
+    // Look before opening: opening a named pipe for reading would block until a writer appears.
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => {
+            sink.skipped(Skipped::new(shown, "not a regular file (device, socket or pipe)"));
+            return;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            sink.skipped(Skipped::new(shown, io_reason(&e)));
+            return;
+        }
+    }
+    let mut file = match open_nonblocking(path) {
         Ok(f) => f,
         Err(e) => {
             sink.skipped(Skipped::new(shown, io_reason(&e)));
@@ -179,6 +191,19 @@ fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink
             *buf = Vec::new();
         }
     });
+}
+
+/// Open for reading without blocking, in case the path was swapped for a pipe after the check.
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        const O_NONBLOCK: i32 = 0o4000;
+        o.custom_flags(O_NONBLOCK);
+    }
+    o.open(path)
 }
 
 /// A path as shown to users: lossy UTF-8, `/`-separated, without a leading `./`.

@@ -1,0 +1,288 @@
+//! `rampart presence`: the real binary on temp files and a real SQLite store.
+
+mod common;
+
+use common::{json, rampart};
+use rampart_store::Store;
+use rampart_store::presence::PresenceBaselines;
+
+const LANDMARKS: &str = r#"[{"id":"phx","lat":33.4484,"lon":-112.074},{"id":"lax","lat":34.0522,"lon":-118.2437},
+{"id":"den","lat":39.7392,"lon":-104.9903}]"#;
+
+fn session(
+    sid: &str,
+    user: &str,
+    t0: f64,
+    claim: &str,
+    rtts: &[(&str, f64)],
+    loops: usize,
+) -> String {
+    let mut s = format!(
+        "{{\"type\":\"login\",\"session\":\"{sid}\",\"t_ms\":{t0},\"user\":\"{user}\",\"claimed\":{claim}}}\n"
+    );
+    for (i, (lm, r)) in rtts.iter().enumerate() {
+        for k in 0..3 {
+            s.push_str(&format!(
+                "{{\"type\":\"rtt\",\"session\":\"{sid}\",\"t_ms\":{},\"landmark\":\"{lm}\",\"rtt_ms\":{}}}\n",
+                t0 + 10.0 + (i * 3 + k) as f64,
+                r + k as f64 * 0.5
+            ));
+        }
+    }
+    for i in 0..loops {
+        let st = t0 + 1_000.0 + i as f64 * 1_000.0;
+        let resp = st + 30.0 + 250.0 + ((i * 37) % 100) as f64;
+        s.push_str(&format!(
+            "{{\"type\":\"interaction\",\"session\":\"{sid}\",\"t_ms\":{resp},\"stimulus_ms\":{st},\"response_ms\":{resp},\"rtt_ms\":30}}\n"
+        ));
+    }
+    s.push_str(&format!(
+        "{{\"type\":\"end\",\"session\":\"{sid}\",\"t_ms\":{}}}\n",
+        t0 + 1_000.0 + loops as f64 * 1_000.0
+    ));
+    s
+}
+
+const PHX_RTTS: &[(&str, f64)] = &[("phx", 9.0), ("lax", 17.0), ("den", 23.0)];
+
+#[test]
+fn consistent_sessions_exit_0_and_baselines_land_in_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lm.json"), LANDMARKS).unwrap();
+    let mut ev = String::new();
+    for k in 0..4 {
+        ev.push_str(&session(
+            &format!("s{k}"),
+            "ana",
+            k as f64 * 86_400_000.0,
+            r#"{"city":"Phoenix, AZ"}"#,
+            PHX_RTTS,
+            40,
+        ));
+    }
+    std::fs::write(dir.path().join("ev.jsonl"), ev).unwrap();
+    let db = dir.path().join("home/rampart.db");
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "analyze",
+            "ev.jsonl",
+            "--landmarks",
+            "lm.json",
+            "--format",
+            "json",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let sessions = v["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 4);
+    for s in sessions {
+        assert_eq!(s["verdict"], "consistent", "{s}");
+        assert!(s["added_delay_ms"].is_number());
+        assert_eq!(s["user"], "ana");
+    }
+    assert_eq!(v["summary"]["sessions"], 4);
+    // The baseline is in the SQLite file.
+    let store = Store::open(&db).unwrap();
+    let b = store.load_baseline("ana").unwrap().expect("baseline saved");
+    assert_eq!(b.sessions, 4);
+    assert!(store.load_prior("default").unwrap().is_some());
+    drop(store);
+    // RAMPART_HOME picks the default location.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([
+            "presence",
+            "analyze",
+            "ev.jsonl",
+            "--landmarks",
+            "lm.json",
+            "--format",
+            "json",
+        ])
+        .current_dir(dir.path())
+        .env("RAMPART_HOME", dir.path().join("home2"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(dir.path().join("home2/rampart.db").exists());
+}
+
+#[test]
+fn impossible_claim_exits_1_with_reasons_and_bad_lines_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lm.csv"),
+        "id,lat,lon\nphx,33.4484,-112.074\nlax,34.0522,-118.2437\nden,39.7392,-104.9903\n",
+    )
+    .unwrap();
+    let mut ev = session("far", "bo", 0.0, r#"{"city":"Madrid"}"#, PHX_RTTS, 0);
+    ev.push_str("this is not json\n{\"type\":\"rtt\",\"session\":\"far\",\"t_ms\":5}\n");
+    std::fs::write(dir.path().join("ev.jsonl"), ev).unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "analyze",
+            "ev.jsonl",
+            "--landmarks",
+            "lm.csv",
+            "--format",
+            "json",
+            "--no-store",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let s = &v["sessions"][0];
+    assert_eq!(s["verdict"], "impossible");
+    assert_eq!(s["reasons"][0]["code"], "rtt-below-physical-bound");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ev.jsonl:12: invalid JSON"), "{stderr}");
+    assert!(
+        stderr.contains("ev.jsonl:13: missing field `landmark` for type `rtt`"),
+        "{stderr}"
+    );
+    assert_eq!(v["errors"].as_array().unwrap().len(), 2);
+    // Table output says the same.
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "analyze",
+            "ev.jsonl",
+            "--landmarks",
+            "lm.csv",
+            "--no-store",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("impossible") && table.contains("rtt-below-physical-bound"),
+        "{table}"
+    );
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn usage_and_fatal_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rampart(
+        dir.path(),
+        &["presence", "analyze", "missing.jsonl", "--no-store"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
+    let out = rampart(dir.path(), &["presence", "analyze"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::write(dir.path().join("ev.jsonl"), "").unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "analyze",
+            "ev.jsonl",
+            "--no-store",
+            "--db",
+            "x.db",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::write(dir.path().join("lm.json"), "[{\"id\":\"a\"}]").unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "analyze",
+            "ev.jsonl",
+            "--no-store",
+            "--landmarks",
+            "lm.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::write(dir.path().join("bad.json"), "{\"lapse_probability\": 3}").unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence", "simulate", "--out", "o.jsonl", "--config", "bad.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lapse_probability"));
+}
+
+#[test]
+fn simulate_then_analyze_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cfg.json"),
+        r#"{"sessions_per_user":[2,3],"interactions":[25,30],"keystrokes":[10,20]}"#,
+    )
+    .unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "simulate",
+            "--out",
+            "sim.jsonl",
+            "--users",
+            "12",
+            "--seed",
+            "3",
+            "--config",
+            "cfg.json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["sim.jsonl", "sim.labels.jsonl", "sim.landmarks.json"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let labels = std::fs::read_to_string(dir.path().join("sim.labels.jsonl")).unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "analyze",
+            "sim.jsonl",
+            "--landmarks",
+            "sim.landmarks.json",
+            "--format",
+            "jsonl",
+            "--no-store",
+        ],
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sessions = text
+        .lines()
+        .filter(|l| l.starts_with("{\"session\":"))
+        .count();
+    assert_eq!(sessions, labels.lines().count());
+    assert!(text.lines().last().unwrap().starts_with("{\"summary\":"));
+}
