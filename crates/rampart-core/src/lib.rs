@@ -26,3 +26,19 @@ pub use detector::{Detections, Detector, Item};
 
 pub use finding::{Finding, Kind, Location, Severity, Skipped, fingerprint, sha256_hex};
 pub use redact::redact;
+
+/// A human size: `512 B`, `1.5 KiB`, `256.0 MiB`, `3.0 GiB`.
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,19 +1,29 @@
 //! The secret detector: runs the rule set on an item and turns matches into findings.
 
 use crate::RuleSet;
-use rampart_core::{Detections, Detector, Finding, Item, Kind, fingerprint};
+use rampart_core::{Detections, Detector, Finding, Item, Kind, Skipped, fingerprint, human_size};
 use std::collections::HashMap;
 
 /// Finds credentials in content with a [`RuleSet`].
 #[derive(Debug)]
 pub struct SecretDetector {
     rules: RuleSet,
+    max_size: u64,
 }
 
 impl SecretDetector {
     /// A detector over the given rules.
     pub fn new(rules: RuleSet) -> Self {
-        SecretDetector { rules }
+        SecretDetector {
+            rules,
+            max_size: 256 << 20,
+        }
+    }
+
+    /// Skip (with a reason) content larger than `bytes` (default 256 MiB).
+    pub fn with_max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
     }
 
     /// The rules in use.
@@ -29,6 +39,20 @@ impl Detector for SecretDetector {
 
     fn detect(&self, item: &Item<'_>, out: &mut Detections) {
         if is_opaque(item.data) {
+            return;
+        }
+        if item.data.len() as u64 > self.max_size {
+            let mut what = item.location.clone();
+            what.line = None;
+            what.column = None;
+            out.skipped.push(Skipped::new(
+                what.display(),
+                format!(
+                    "file is {}, over the {} limit (--max-file-size)",
+                    human_size(item.data.len() as u64),
+                    human_size(self.max_size)
+                ),
+            ));
             return;
         }
         let matches = self.rules.scan(item.data);

@@ -90,7 +90,7 @@ pub(crate) fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
         " · {} item{} scanned ({})",
         r.stats.items,
         if r.stats.items == 1 { "" } else { "s" },
-        human_bytes(r.stats.bytes)
+        rampart_core::human_size(r.stats.bytes)
     ));
     if r.stats.suppressed > 0 {
         line.push_str(&format!(" · {} suppressed", r.stats.suppressed));
@@ -99,15 +99,4 @@ pub(crate) fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
         line.push_str(&format!(" · {} not scanned", r.skipped.len()));
     }
     writeln!(w, "{}", paint(c, "1", &line))
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
 }

@@ -146,17 +146,6 @@ fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink
         return;
     }
     let len = meta.len();
-    if len > opts.max_file_size {
-        sink.skipped(Skipped::new(
-            shown,
-            format!(
-                "file is {}, over the {} limit (--max-file-size)",
-                human_size(len),
-                human_size(opts.max_file_size)
-            ),
-        ));
-        return;
-    }
     if len == 0 {
         return;
     }
@@ -171,6 +160,17 @@ fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink
                     data: &map,
                     location: &location,
                 });
+                return;
+            }
+            Err(e) if len > opts.max_file_size => {
+                sink.skipped(Skipped::new(
+                    shown,
+                    format!(
+                        "file is {} and cannot be memory-mapped ({e}); over the {} limit for reading (--max-file-size)",
+                        human_size(len),
+                        human_size(opts.max_file_size)
+                    ),
+                ));
                 return;
             }
             Err(_) => { /* fall back to reading */ }

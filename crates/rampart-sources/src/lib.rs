@@ -34,6 +34,7 @@ pub use fs::{scan_path, scan_stdin};
 pub use git::{GitError, HistoryStats, is_git_repo, scan_git_history};
 
 use rampart_core::{Item, Skipped};
+pub(crate) use rampart_core::human_size;
 
 /// Receives what a source produces. Called concurrently from the source's worker threads.
 pub trait Sink: Sync {
@@ -46,7 +47,10 @@ pub trait Sink: Sync {
 /// How sources read.
 #[derive(Clone, Debug)]
 pub struct SourceOptions {
-    /// Files (and blobs) larger than this are skipped with a reason.
+    /// Content larger than this is not read into memory (git blobs, stdin) and is skipped with
+    /// a reason. Files are memory-mapped whatever their size, so that detectors that read only
+    /// part of a file (model headers, zip directories) still see them; detectors that read all of
+    /// it apply their own limit.
     pub max_file_size: u64,
     /// Follow symbolic links (loops are detected and reported).
     pub follow_symlinks: bool,
@@ -78,21 +82,5 @@ impl SourceOptions {
 
     fn excluded(&self, path: &str) -> bool {
         self.exclude.as_ref().is_some_and(|g| g.is_match(path))
-    }
-}
-
-/// A human size for skip reasons.
-fn human_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
     }
 }
