@@ -28,6 +28,10 @@ pub fn scan_path(path: &Path, opts: &SourceOptions, sink: &dyn Sink) {
         }
     };
     if meta.is_dir() || (meta.file_type().is_symlink() && path.is_dir()) {
+        if crate::image::is_oci_dir(path) {
+            crate::image::scan_oci_dir(path, &shown, opts, sink);
+            return;
+        }
         walk_dir(path, opts, sink);
     } else {
         scan_file(path, &shown, path_name(path).as_str(), opts, sink);
@@ -43,6 +47,9 @@ pub fn scan_stdin(opts: &SourceOptions, sink: &dyn Sink) {
             "-",
             format!("stdin is over the {} limit (--max-file-size)", human_size(limit)),
         )),
+        Ok(_) if crate::image::is_image_tar(&data) => {
+            crate::image::scan_image_tar("-", &data, opts, sink);
+        }
         Ok(_) => {
             let loc = Location::file("-");
             sink.item(&Item {
@@ -95,10 +102,14 @@ fn walk_dir(root: &Path, opts: &SourceOptions, sink: &dyn Sink) {
             let Some(ft) = entry.file_type() else {
                 return WalkState::Continue;
             };
+            let shown = display(path);
             if ft.is_dir() {
+                if entry.depth() > 0 && crate::image::is_oci_dir(path) {
+                    crate::image::scan_oci_dir(path, &shown, opts, sink);
+                    return WalkState::Skip;
+                }
                 return WalkState::Continue;
             }
-            let shown = display(path);
             if ft.is_symlink() {
                 // Only reached when links are not followed.
                 let reason = match std::fs::metadata(path) {
@@ -155,6 +166,10 @@ fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink
         // process while it is mapped can fault, the same trade-off ripgrep makes for speed.
         match unsafe { memmap2::Mmap::map(&file) } {
             Ok(map) => {
+                if crate::image::is_image_tar(&map) {
+                    crate::image::scan_image_tar(shown, &map, opts, sink);
+                    return;
+                }
                 sink.item(&Item {
                     path: logical,
                     data: &map,
@@ -180,6 +195,9 @@ fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink
         let mut buf = buf.borrow_mut();
         buf.clear();
         match (&mut file).take(opts.max_file_size + 1).read_to_end(&mut buf) {
+            Ok(_) if crate::image::is_image_tar(&buf) => {
+                crate::image::scan_image_tar(shown, &buf, opts, sink);
+            }
             Ok(_) => sink.item(&Item {
                 path: logical,
                 data: &buf,

@@ -19,6 +19,9 @@
 //!     fn skipped(&self, s: Skipped) {
 //!         eprintln!("skipped {}: {}", s.path, s.reason);
 //!     }
+//!     fn finding(&self, f: rampart_core::Finding) {
+//!         eprintln!("{}", f.message);
+//!     }
 //! }
 //!
 //! let sink = CountBytes(AtomicU64::new(0));
@@ -27,13 +30,16 @@
 //! ```
 #![deny(missing_docs)]
 
+mod archive;
 mod fs;
 mod git;
+mod image;
 
+pub use archive::{ArchiveLimits, Expanding};
 pub use fs::{scan_path, scan_stdin};
 pub use git::{GitError, HistoryStats, is_git_repo, scan_git_history};
 
-use rampart_core::{Item, Skipped};
+use rampart_core::{Finding, Item, Skipped};
 pub(crate) use rampart_core::human_size;
 
 /// Receives what a source produces. Called concurrently from the source's worker threads.
@@ -42,6 +48,9 @@ pub trait Sink: Sync {
     fn item(&self, item: &Item<'_>);
     /// Something that was not scanned.
     fn skipped(&self, skipped: Skipped);
+    /// A problem the source itself saw in the container's structure (a blob whose digest does
+    /// not match, a manifest naming a missing blob): kind `integrity`.
+    fn finding(&self, finding: Finding);
 }
 
 /// How sources read.
@@ -58,6 +67,8 @@ pub struct SourceOptions {
     pub threads: usize,
     /// Paths matching these globs are not read at all (`.rampartignore`).
     pub exclude: Option<globset::GlobSet>,
+    /// Container images: only manifests for this `os/arch[/variant]` (default: all).
+    pub platform: Option<String>,
 }
 
 impl Default for SourceOptions {
@@ -67,12 +78,13 @@ impl Default for SourceOptions {
             follow_symlinks: false,
             threads: 0,
             exclude: None,
+            platform: None,
         }
     }
 }
 
 impl SourceOptions {
-    fn threads(&self) -> usize {
+    pub(crate) fn threads(&self) -> usize {
         if self.threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
