@@ -18,12 +18,14 @@
 #![deny(missing_docs)]
 
 mod engine;
+mod hooks;
 pub mod rule;
 mod secrets;
 pub mod validate;
 
 pub use engine::{ALLOW_MARKER, Match, RuleSet};
 pub use rule::{Rule, RuleDef, RuleError};
+pub use hooks::StartupHookDetector;
 pub use secrets::{SecretDetector, is_opaque};
 
 /// The built-in rule files: (file name, TOML text).
@@ -32,6 +34,8 @@ pub const BUILTIN_RULES: &[(&str, &str)] = &[
     ("cloud.toml", include_str!("../rules/cloud.toml")),
     ("code.toml", include_str!("../rules/code.toml")),
     ("saas.toml", include_str!("../rules/saas.toml")),
+    ("infra.toml", include_str!("../rules/infra.toml")),
+    ("database.toml", include_str!("../rules/database.toml")),
     ("keys.toml", include_str!("../rules/keys.toml")),
     ("generic.toml", include_str!("../rules/generic.toml")),
 ];

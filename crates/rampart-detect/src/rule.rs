@@ -95,6 +95,8 @@ pub struct Rule {
     pub(crate) regex: Regex,
     pub(crate) secret_group: usize,
     pub(crate) reach: usize,
+    /// How far before a keyword hit a match can start (at most `reach`).
+    pub(crate) reach_before: usize,
     pub(crate) exclude: Vec<Regex>,
     pub(crate) validator: Option<crate::validate::Validator>,
 }
@@ -196,13 +198,78 @@ pub fn compile(file: &str, def: RuleDef) -> Result<Rule, RuleError> {
             return Err(bad(format!("entropy {e} is outside 0..=8 bits per byte")));
         }
     }
+    let reach_before = reach_before(&def.pattern, &def.keywords).map_or(reach, |b| b.min(reach));
     Ok(Rule {
         file: file.to_string(),
         def,
         regex,
         secret_group,
         reach,
+        reach_before,
         exclude,
         validator,
     })
+}
+
+/// For rules whose secret starts with the keyword — `(?P<secret>ghp_…` — a match starts at most
+/// the length of what precedes the group before the keyword hit, so the regex need not look a
+/// whole match length back. Returns that bound when the pattern has this shape for every keyword
+/// (the group at the top level, one of its keywords written literally at its start).
+fn reach_before(pattern: &str, keywords: &[String]) -> Option<usize> {
+    let at = pattern.find("(?P<secret>")?;
+    let (prefix, rest) = (&pattern[..at], &pattern[at + "(?P<secret>".len()..]);
+    // A top-level group: the prefix has balanced parentheses (ignoring escaped ones).
+    let mut depth = 0i32;
+    let mut escaped = false;
+    for c in prefix.chars() {
+        match c {
+            '\\' if !escaped => {
+                escaped = true;
+                continue;
+            }
+            '(' if !escaped => depth += 1,
+            ')' if !escaped => depth -= 1,
+            _ => {}
+        }
+        escaped = false;
+    }
+    if depth != 0 {
+        return None;
+    }
+    // Every match then starts its secret with that literal (in some case), and the keyword
+    // automaton is case-insensitive, so a hit sits exactly at the secret's start.
+    let rest = rest.to_ascii_lowercase();
+    if !keywords
+        .iter()
+        .map(|k| k.to_ascii_lowercase())
+        .any(|k| rest.starts_with(&regex_syntax::escape(&k)) || rest.starts_with(&k))
+    {
+        return None;
+    }
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(prefix.trim_start_matches("(?i)"))
+        .ok()?;
+    hir.properties().maximum_len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reach_before;
+
+    #[test]
+    fn prefix_rules_look_back_only_over_their_prefix() {
+        let k = |s: &str| vec![s.to_string()];
+        assert_eq!(reach_before(r"(?:^|[^A-Za-z0-9_-])(?P<secret>napi_[a-z0-9]{64})", &k("napi_")), Some(1));
+        assert_eq!(reach_before(r"\b(?P<secret>ghp_[A-Za-z0-9]{36})\b", &k("ghp_")), Some(0));
+        assert_eq!(reach_before(r"(?i)(?P<secret>SK-ant-[a-z]{3})", &k("sk-ant-")), Some(0));
+        // The keyword is context before the group, or the group is nested: no bound.
+        assert_eq!(reach_before(r"cohere[^\n]{0,20}(?P<secret>[a-z0-9]{40})", &k("cohere")), None);
+        assert_eq!(reach_before(r"(?:x(?P<secret>abc[0-9]{4}))", &k("abc")), None);
+        assert_eq!(reach_before(r"(?P<secret>(?:AKIA|ASIA)[A-Z2-7]{16})", &[String::from("akia"), String::from("asia")]), None);
+        // One keyword at the start is enough: every match begins with it.
+        assert_eq!(reach_before(r"(?P<secret>xoxb-[0-9]{4})", &[String::from("xoxb-"), String::from("slack")]), Some(0));
+    }
 }

@@ -11,6 +11,8 @@ pub const VALIDATORS: &[&str] = &[
     "not-code",
     "luhn",
     "pem-body",
+    "discord-token",
+    "bech32",
 ];
 
 /// A structural check on a secret.
@@ -28,8 +30,15 @@ pub enum Validator {
     NotCode,
     /// Payment card number with a valid Luhn check digit.
     Luhn,
-    /// PEM body decodes as base64 to at least 64 bytes.
+    /// PEM body: at least 60 base64 characters (45 bytes, an Ed25519 PKCS#8 key is 48) between
+    /// the armor lines, and nothing but base64, whitespace and string-literal punctuation.
     PemBody,
+    /// Discord bot token: three dot-separated parts, the first the base64 of a numeric
+    /// snowflake user id (17 to 20 digits).
+    DiscordToken,
+    /// Bech32 string (e.g. `AGE-SECRET-KEY-1…`): the BIP-173 checksum over the human-readable
+    /// part and the data part is valid.
+    Bech32,
 }
 
 impl Validator {
@@ -43,6 +52,8 @@ impl Validator {
             "not-code" => Validator::NotCode,
             "luhn" => Validator::Luhn,
             "pem-body" => Validator::PemBody,
+            "discord-token" => Validator::DiscordToken,
+            "bech32" => Validator::Bech32,
             _ => return None,
         })
     }
@@ -57,6 +68,8 @@ impl Validator {
             Validator::NotCode => !looks_like_code(secret),
             Validator::Luhn => luhn_ok(secret),
             Validator::PemBody => pem_ok(secret),
+            Validator::DiscordToken => discord_ok(secret),
+            Validator::Bech32 => bech32_ok(secret),
         }
     }
 }
@@ -171,18 +184,88 @@ fn pem_ok(secret: &[u8]) -> bool {
     let mut body = 0usize;
     for line in text.split(|&b| b == b'\n') {
         let line = line.trim_ascii();
-        if line.starts_with(b"-----") || line.contains(&b':') {
+        // Armor lines may sit inside a string literal (`"-----END …-----\n";`) or a comment
+        // (`// -----END …-----`); headers (`Proc-Type: …`) carry a colon.
+        if memchr::memmem::find(line, b"-----").is_some() || line.contains(&b':') {
             continue;
         }
         for &b in line {
             if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') {
                 body += 1;
-            } else if !(b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b',' | b'\\')) {
+            } else if !(b.is_ascii_whitespace()
+                || matches!(b, b'"' | b'\'' | b',' | b'\\' | b';' | b'`' | b'#' | b'*'))
+            {
                 return false;
             }
         }
     }
-    body >= 88
+    body >= 60
+}
+
+fn discord_ok(secret: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = secret.split(|&b| b == b'.').collect();
+    if parts.len() != 3 || parts[1].len() != 6 || parts[2].len() < 27 {
+        return false;
+    }
+    match b64_any(parts[0]) {
+        Some(id) => (17..=20).contains(&id.len()) && id.iter().all(u8::is_ascii_digit),
+        None => false,
+    }
+}
+
+const BECH32_CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+
+fn bech32_polymod(values: impl Iterator<Item = u8>) -> u32 {
+    const GEN: [u32; 5] = [
+        0x3b6a_57b2,
+        0x2650_8e6d,
+        0x1ea1_19fa,
+        0x3d42_33dd,
+        0x2a14_62b3,
+    ];
+    let mut chk: u32 = 1;
+    for v in values {
+        let top = chk >> 25;
+        chk = ((chk & 0x01ff_ffff) << 5) ^ u32::from(v);
+        for (i, g) in GEN.iter().enumerate() {
+            if (top >> i) & 1 == 1 {
+                chk ^= g;
+            }
+        }
+    }
+    chk
+}
+
+/// BIP-173 bech32: `hrp` + `1` + data (≥ 6 characters of the bech32 alphabet, the last six
+/// a checksum). Mixed case is invalid; either case alone is accepted.
+fn bech32_ok(secret: &[u8]) -> bool {
+    let has_lower = secret.iter().any(u8::is_ascii_lowercase);
+    let has_upper = secret.iter().any(u8::is_ascii_uppercase);
+    if has_lower && has_upper {
+        return false;
+    }
+    let lower: Vec<u8> = secret.iter().map(u8::to_ascii_lowercase).collect();
+    let Some(sep) = lower.iter().rposition(|&b| b == b'1') else {
+        return false;
+    };
+    let (hrp, data) = (&lower[..sep], &lower[sep + 1..]);
+    if hrp.is_empty() || data.len() < 6 || !hrp.iter().all(|b| (33..=126).contains(b)) {
+        return false;
+    }
+    let mut values = Vec::with_capacity(data.len());
+    for c in data {
+        match BECH32_CHARSET.iter().position(|x| x == c) {
+            Some(v) => values.push(v as u8),
+            None => return false,
+        }
+    }
+    let expanded = hrp
+        .iter()
+        .map(|b| b >> 5)
+        .chain(std::iter::once(0))
+        .chain(hrp.iter().map(|b| b & 31))
+        .chain(values);
+    bech32_polymod(expanded) == 1
 }
 
 /// Shannon entropy of `data` in bits per byte.
@@ -218,9 +301,69 @@ const PLACEHOLDER_EXACT: &[&str] = &[
     "mysecret", "mypassword", "secretkey", "default", "empty", "string",
 ];
 
+/// Secrets longer than this are blocks (PEM bodies, OpenSSH keys, long session tokens) and get
+/// the block checks in [`is_placeholder`].
+const BLOCK_LEN: usize = 200;
+
+/// Template markers that betray a placeholder block; matched case-sensitively because a block's
+/// random base64 would otherwise hit short words like `fake` or `xxxx` by chance.
+const BLOCK_MARKERS: &[&str] = &[
+    "<",
+    ">",
+    "${",
+    "{{",
+    "$(",
+    "....",
+    "xxxx",
+    "XXXX",
+    "your_",
+    "your-",
+    "YOUR_",
+    "YOUR-",
+    "placeholder",
+    "PLACEHOLDER",
+    "redacted",
+    "REDACTED",
+    "EXAMPLE",
+    "example",
+];
+
+/// Is a long, structured secret a placeholder? DER and OpenSSH key bodies legitimately hold runs
+/// of `A` (zero bytes) and indented blocks hold runs of spaces, so only template markers, long
+/// runs of one other character, and very low diversity count.
+fn is_placeholder_block(secret: &[u8]) -> bool {
+    if BLOCK_MARKERS
+        .iter()
+        .any(|w| memchr::memmem::find(secret, w.as_bytes()).is_some())
+    {
+        return true;
+    }
+    let mut run = 1;
+    for w in secret.windows(2) {
+        if w[0] == w[1] && !matches!(w[0], b'A' | b'-' | b'=') && !w[0].is_ascii_whitespace() {
+            run += 1;
+            if run >= 12 {
+                return true;
+            }
+        } else {
+            run = 1;
+        }
+    }
+    let mut seen = [false; 256];
+    let distinct = secret
+        .iter()
+        .filter(|&&b| !b.is_ascii_whitespace() && !std::mem::replace(&mut seen[b as usize], true))
+        .count();
+    distinct <= 8
+}
+
 /// Is `secret` a placeholder rather than a credential? (`sk-xxxx…`, `your-api-key`, `EXAMPLE`,
-/// one character repeated, `12345678…`, template references.)
+/// one character repeated, `12345678…`, template references.) Secrets longer than 200 bytes or
+/// spanning lines are judged as blocks: template markers only, see `is_placeholder_block`.
 pub fn is_placeholder(secret: &[u8]) -> bool {
+    if secret.len() > BLOCK_LEN || secret.contains(&b'\n') {
+        return is_placeholder_block(secret);
+    }
     let lower: Vec<u8> = secret.iter().map(u8::to_ascii_lowercase).collect();
     if let Ok(s) = std::str::from_utf8(&lower) {
         if PLACEHOLDER_EXACT.contains(&s) {
@@ -352,6 +495,22 @@ mod tests {
     }
 
     #[test]
+    fn blocks_with_zero_runs_are_not_placeholders() {
+        // An OpenSSH key body: runs of `A` encode zero bytes, and the block is indented.
+        let ssh = b"-----BEGIN OPENSSH PRIVATE KEY-----\n      b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n      QyNTUxOQAAACBHm7kNqUe7nQfj2Zq8MBo0x0bmk6Fg0Uv5hKk4K1ZT9gAAAJiJ3Ovhid\n      zr4QAAAAtzc2gtZWQyNTUxOQAAACBHm7kNqUe7nQfj2Zq8MBo0x0bmk6Fg0Uv5hKk4K1\n-----END OPENSSH PRIVATE KEY-----";
+        assert!(!is_placeholder(ssh));
+        let template = b"-----BEGIN OPENSSH PRIVATE KEY-----\n<paste the contents of ~/.ssh/id_ed25519 here, including the header and footer lines, then save the file and restart the agent so it picks the key up>\n-----END OPENSSH PRIVATE KEY-----";
+        assert!(is_placeholder(template));
+        let xs = [
+            b"-----BEGIN PRIVATE KEY-----\n".as_slice(),
+            &[b'x'; 200],
+            b"\n-----END PRIVATE KEY-----",
+        ]
+        .concat();
+        assert!(is_placeholder(&xs));
+    }
+
+    #[test]
     fn code_versus_values() {
         for c in ["self.password", "get_password()", "OPENAI_API_KEY", "apiKey", "/etc/passwd", "env::var"] {
             assert!(looks_like_code(c.as_bytes()), "{c}");
@@ -365,6 +524,61 @@ mod tests {
     fn luhn() {
         assert!(luhn_ok(b"4111 1111 1111 1111"));
         assert!(!luhn_ok(b"4111 1111 1111 1112"));
+    }
+
+    #[test]
+    fn pem_bodies() {
+        // An Ed25519 PKCS#8 key is only 64 base64 characters.
+        let ed = b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIGPkz4xAobc5gtRidkHl+fxNLHfiWo3eWYgMd1J3qNcM\n-----END PRIVATE KEY-----";
+        assert!(pem_ok(ed));
+        // Inside a C string literal, one quoted line per PEM line.
+        let c = b"-----BEGIN PRIVATE KEY-----\\n\"\n    \"MFQCAQAwCwYJYIZIAWUDBAQBBEKAQAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZ\\n\"\n    \"GhscHR4fICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\\n\"\n    \"-----END PRIVATE KEY-----";
+        assert!(pem_ok(c));
+        // Commented out, line by line.
+        let commented = b"-----BEGIN RSA PRIVATE KEY-----\n// MIICWwIBAAKBgQDbRn2TLhInBki8Bighq37EtqJd/h5SRYh6NkelCA2SQlvCgcC+\n// l3mYQPtPbRT9KxOLwqUuZ9jUCZ7WIji3Sgt0cyvCNPHRk+WW2XR781ifbGE8wLBB\n// -----END RSA PRIVATE KEY-----";
+        assert!(pem_ok(commented));
+        for bad in [
+            &b"-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----"[..],
+            b"-----BEGIN PRIVATE KEY-----\n<paste the key here, it is a long base64 block>\n-----END PRIVATE KEY-----",
+            b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIGPkz4xAobc5gtRidkHl\n-----END PRIVATE KEY-----",
+        ] {
+            assert!(!pem_ok(bad), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn discord_tokens() {
+        // First part: base64("112233445566778899") without padding.
+        let ok = b"MTEyMjMzNDQ1NTY2Nzc4ODk5.GhJk_L.abcdefghijklmnopqrstuvwxyzABCDE";
+        assert!(discord_ok(ok));
+        // base64("hello world, not an id") is not a snowflake.
+        assert!(!discord_ok(
+            b"aGVsbG8gd29ybGQsIG5vdCBhbiBpZA.GhJk_L.abcdefghijklmnopqrstuvwxyzABCDE"
+        ));
+        assert!(!discord_ok(
+            b"MTEyMjMzNDQ1NTY2Nzc4ODk5.GhJk.abcdefghijklmnopqrstuvwxyzABCDE"
+        ));
+    }
+
+    #[test]
+    fn bech32_checksums() {
+        // BIP-173 test vectors.
+        for ok in [
+            "A12UEL5L",
+            "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
+            "split1checkupstagehandshakeupstreamerranterredcaperred2y9e3w",
+        ] {
+            assert!(bech32_ok(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "A12UEL5M",
+            "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxx",
+            "A12uEL5L",
+            "pzry9x0s0muk",
+            "1pzry9x0s0muk",
+        ] {
+            assert!(!bech32_ok(bad.as_bytes()), "{bad}");
+        }
     }
 
     #[test]

@@ -101,3 +101,20 @@ fn specific_rules_win_over_generic_ones() {
     assert_eq!(m.len(), 1, "{m:?}");
     assert_eq!(rules.rules()[m[0].rule].id(), "github-pat-classic");
 }
+
+#[test]
+fn adjacent_secrets_separated_by_one_byte_are_all_found() {
+    let rules = RuleSet::builtin();
+    let example = |id: &str| {
+        let rule = rules.rules().iter().find(|r| r.id() == id).unwrap();
+        rule.def.examples[0].split('=').nth(1).unwrap().to_string()
+    };
+    let (token, slack) = (example("github-pat-classic"), example("slack-bot-token"));
+    // One key per line and comma-separated keys share their boundary bytes; a rule whose
+    // pattern consumes the byte after a key must still see it before the next key.
+    for sep in ["\n", ",", " "] {
+        let text = format!("{slack}{sep}{slack}{sep}{token}\n");
+        let m = rules.scan(text.as_bytes());
+        assert_eq!(m.len(), 3, "separator {sep:?}: {m:?}");
+    }
+}

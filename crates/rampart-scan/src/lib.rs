@@ -14,7 +14,7 @@
 
 use rampart_core::{Detections, Detector, Finding, Item, Skipped};
 use rampart_report::{Baseline, IgnoreFile, Stats};
-use rampart_sources::{Sink, SourceOptions};
+use rampart_sources::{ArchiveLimits, Expanding, Sink, SourceOptions};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -27,6 +27,8 @@ pub enum Target {
     Path(PathBuf),
     /// Standard input.
     Stdin,
+    /// An image in a registry: `registry://HOST/REPOSITORY[:TAG|@DIGEST]`.
+    Registry(String),
 }
 
 /// How directories that are git repositories are scanned.
@@ -52,6 +54,8 @@ pub struct ScanConfig {
     pub ignore_file: Option<IgnoreFile>,
     /// Findings already known.
     pub baseline: Option<Baseline>,
+    /// Credentials and transport for `registry://` targets.
+    pub registry: rampart_sources::RegistryAuth,
 }
 
 /// Receives progress while a scan runs.
@@ -110,6 +114,10 @@ impl Sink for Collector<'_> {
     fn skipped(&self, s: Skipped) {
         lock(&self.skipped).push(s);
     }
+
+    fn finding(&self, f: Finding) {
+        lock(&self.findings).push(f);
+    }
 }
 
 /// A poisoned lock only means another worker panicked; the data is still a list to report.
@@ -133,6 +141,11 @@ impl Scanner {
             bytes: AtomicU64::new(0),
             progress,
         };
+        let limits = ArchiveLimits {
+            max_member: self.config.source.max_file_size,
+            ..ArchiveLimits::default()
+        };
+        let expanding = Expanding::new(&sink, limits);
         let mut ignored_fps: HashSet<String> = self
             .config
             .ignore_file
@@ -141,7 +154,13 @@ impl Scanner {
             .unwrap_or_default();
         for target in targets {
             match target {
-                Target::Stdin => rampart_sources::scan_stdin(&self.config.source, &sink),
+                Target::Stdin => rampart_sources::scan_stdin(&self.config.source, &expanding),
+                Target::Registry(r) => rampart_sources::scan_registry(
+                    r,
+                    self.config.registry.clone(),
+                    &self.config.source,
+                    &expanding,
+                ),
                 Target::Path(path) => {
                     let mut opts = self.config.source.clone();
                     let mut globs: Vec<String> = self
@@ -157,7 +176,7 @@ impl Scanner {
                                 ignored_fps.extend(local.fingerprints);
                             }
                             Ok(None) => {}
-                            Err(e) => sink.skipped(Skipped::new(
+                            Err(e) => expanding.skipped(Skipped::new(
                                 path.join(".rampartignore").display().to_string(),
                                 format!("ignore file not used: {e}"),
                             )),
@@ -168,10 +187,11 @@ impl Scanner {
                         fingerprints: HashSet::new(),
                     }
                     .globset();
-                    self.scan_path(path, &opts, &sink);
+                    self.scan_path(path, &opts, &expanding);
                 }
             }
         }
+        drop(expanding);
         let mut findings = sink.findings.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut skipped = sink.skipped.into_inner().unwrap_or_else(|e| e.into_inner());
         let before = findings.len();
@@ -193,7 +213,7 @@ impl Scanner {
         }
     }
 
-    fn scan_path(&self, path: &std::path::Path, opts: &SourceOptions, sink: &Collector<'_>) {
+    fn scan_path(&self, path: &std::path::Path, opts: &SourceOptions, sink: &dyn Sink) {
         let repo = path.is_dir() && rampart_sources::is_git_repo(path);
         let (tree, history) = match (self.config.git, repo) {
             (GitMode::WorkTree, _) => (true, false),

@@ -34,9 +34,11 @@ mod archive;
 mod fs;
 mod git;
 mod image;
+mod registry;
 
 pub use archive::{ArchiveLimits, Expanding};
 pub use fs::{scan_path, scan_stdin};
+pub use registry::{RegistryAuth, scan_registry};
 pub use git::{GitError, HistoryStats, is_git_repo, scan_git_history};
 
 use rampart_core::{Finding, Item, Skipped};

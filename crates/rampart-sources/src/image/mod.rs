@@ -13,7 +13,7 @@ use rampart_core::{Finding, Item, Kind, Location, Severity, Skipped, fingerprint
 use std::collections::HashSet;
 use std::path::Path;
 
-pub(crate) use layout::{is_image_tar, is_oci_dir};
+pub(crate) use layout::{blob_path, is_image_tar, is_oci_dir};
 
 /// Scan an image archive already in memory (memory-mapped) at `shown`.
 pub(crate) fn scan_image_tar(shown: &str, data: &[u8], opts: &SourceOptions, sink: &dyn Sink) {

@@ -1,0 +1,457 @@
+//! Package inventories: which packages, at which versions, a lockfile or an installed-package
+//! database lists.
+//!
+//! [`recognise`] tells from a logical path (`/`-separated, as inside a repository or an image)
+//! whether and how the file is read; [`parse`] reads it. Files that `-r`-include others
+//! (requirements files) report the includes; [`parse_with_includes`] follows them through a
+//! caller-supplied reader, so that this module never touches the filesystem itself.
+
+mod js;
+mod os;
+mod other;
+mod python;
+
+use crate::Ecosystem;
+use std::fmt;
+
+/// One package found in a lockfile or installed-package database.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Package {
+    /// Ecosystem.
+    pub ecosystem: Ecosystem,
+    /// Release of a distribution (`12` for Debian 12, `v3.19` for Alpine 3.19) when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    /// Name as the file spells it.
+    pub name: String,
+    /// Version as the file spells it.
+    pub version: String,
+    /// The source package (Debian `Source:`, Alpine origin) when it differs: advisories for
+    /// distributions name source packages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    /// Version of the source package when it differs from `version` (Debian binNMUs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    /// Logical path of the file that lists the package.
+    pub manifest: String,
+    /// 1-based line in that file, where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Listed only as a development dependency.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dev: bool,
+}
+
+impl Package {
+    pub(crate) fn new(
+        ecosystem: Ecosystem,
+        name: impl Into<String>,
+        version: impl Into<String>,
+        manifest: &str,
+        line: Option<u32>,
+    ) -> Package {
+        Package {
+            ecosystem,
+            release: None,
+            name: name.into(),
+            version: version.into(),
+            source_name: None,
+            source_version: None,
+            manifest: manifest.to_string(),
+            line,
+            dev: false,
+        }
+    }
+
+    /// The OSV ecosystem string to look the package up under (`PyPI`, `Debian:12`), or `None` for
+    /// distribution packages whose release is unknown (matching them against another release's
+    /// advisories would be wrong).
+    pub fn osv_ecosystem(&self) -> Option<String> {
+        match self.ecosystem {
+            Ecosystem::Debian | Ecosystem::Alpine => self
+                .release
+                .as_ref()
+                .map(|r| format!("{}:{r}", self.ecosystem.as_str())),
+            Ecosystem::Ubuntu | Ecosystem::Other => None,
+            e => Some(e.as_str().to_string()),
+        }
+    }
+
+    /// The name advisories use for the package (the source package for distributions).
+    pub fn match_name(&self) -> &str {
+        self.source_name.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The version advisories are evaluated against.
+    pub fn match_version(&self) -> &str {
+        self.source_version.as_deref().unwrap_or(&self.version)
+    }
+
+    /// The package URL (`pkg:pypi/litellm@1.82.8`).
+    pub fn purl(&self) -> String {
+        let enc = |s: &str| purl_encode(s, false);
+        let (ns, name) = match self.ecosystem {
+            Ecosystem::Npm => match self.name.rsplit_once('/') {
+                Some((scope, n)) if scope.starts_with('@') => (Some(enc(scope)), enc(n)),
+                _ => (None, enc(&self.name)),
+            },
+            Ecosystem::Go | Ecosystem::Packagist => match self.name.rsplit_once('/') {
+                Some((ns, n)) => (
+                    Some(ns.split('/').map(enc).collect::<Vec<_>>().join("/")),
+                    enc(n),
+                ),
+                None => (None, enc(&self.name)),
+            },
+            Ecosystem::PyPI => (None, enc(&Ecosystem::PyPI.normalize_name(&self.name))),
+            Ecosystem::Debian => (Some("debian".into()), enc(&self.name)),
+            Ecosystem::Ubuntu => (Some("ubuntu".into()), enc(&self.name)),
+            Ecosystem::Alpine => (Some("alpine".into()), enc(&self.name)),
+            _ => (None, enc(&self.name)),
+        };
+        let mut s = format!("pkg:{}/", self.ecosystem.purl_type());
+        if let Some(ns) = ns {
+            s.push_str(&ns);
+            s.push('/');
+        }
+        s.push_str(&name);
+        s.push('@');
+        s.push_str(&purl_encode(&self.version, false));
+        let mut quals = Vec::new();
+        if let (Ecosystem::Debian, Some(r)) = (self.ecosystem, &self.release) {
+            quals.push(format!("distro=debian-{}", purl_encode(r, true)));
+        }
+        if let (Ecosystem::Alpine, Some(r)) = (self.ecosystem, &self.release) {
+            quals.push(format!(
+                "distro=alpine-{}",
+                purl_encode(r.trim_start_matches('v'), true)
+            ));
+        }
+        if let Some(src) = &self.source_name {
+            if src != &self.name {
+                quals.push(format!("upstream={}", purl_encode(src, true)));
+            }
+        }
+        if !quals.is_empty() {
+            s.push('?');
+            s.push_str(&quals.join("&"));
+        }
+        s
+    }
+}
+
+fn purl_encode(s: &str, qualifier: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let keep = b.is_ascii_alphanumeric() || b".-_~".contains(&b) || (!qualifier && b == b':');
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The kinds of file the inventory reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// `Cargo.lock`.
+    CargoLock,
+    /// `package-lock.json` / `npm-shrinkwrap.json` (lockfile versions 1–3).
+    NpmLock,
+    /// `yarn.lock` (classic v1 and berry).
+    YarnLock,
+    /// `pnpm-lock.yaml` (lockfile versions 5–9).
+    PnpmLock,
+    /// `node_modules/<name>/package.json` of an installed package.
+    NodeModulesPackage,
+    /// `requirements*.txt` (and `*.txt` in a `requirements/` folder).
+    Requirements,
+    /// `poetry.lock`.
+    PoetryLock,
+    /// `uv.lock`.
+    UvLock,
+    /// `Pipfile.lock`.
+    PipfileLock,
+    /// `pdm.lock`.
+    PdmLock,
+    /// `pylock.toml` / `pylock.*.toml` (PEP 751).
+    Pylock,
+    /// `*.dist-info/METADATA`, `*.egg-info/PKG-INFO`, `*.egg-info` files.
+    PythonMetadata,
+    /// `go.mod`.
+    GoMod,
+    /// `Gemfile.lock` / `gems.locked`.
+    GemfileLock,
+    /// `composer.lock`.
+    ComposerLock,
+    /// `var/lib/dpkg/status` and `var/lib/dpkg/status.d/*`.
+    DpkgStatus,
+    /// `lib/apk/db/installed`.
+    ApkInstalled,
+}
+
+impl Format {
+    /// Whether the file lists installed packages (rather than locked ones).
+    pub fn is_installed(self) -> bool {
+        matches!(
+            self,
+            Format::NodeModulesPackage
+                | Format::PythonMetadata
+                | Format::DpkgStatus
+                | Format::ApkInstalled
+        )
+    }
+}
+
+/// Which format a logical path is, if any. Only the path is looked at.
+///
+/// ```
+/// use rampart_deps::inventory::{recognise, Format};
+/// assert_eq!(recognise("app/requirements-dev.txt"), Some(Format::Requirements));
+/// assert_eq!(recognise("usr/lib/python3.11/site-packages/litellm-1.82.8.dist-info/METADATA"),
+///     Some(Format::PythonMetadata));
+/// assert_eq!(recognise("node_modules/@types/node/package.json"), Some(Format::NodeModulesPackage));
+/// assert_eq!(recognise("package.json"), None);
+/// ```
+pub fn recognise(path: &str) -> Option<Format> {
+    let path = path.trim_start_matches("./");
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let file = *parts.last()?;
+    let parent = parts.len().checked_sub(2).map(|i| parts[i]);
+    let lower = file.to_ascii_lowercase();
+    let f = match file {
+        "Cargo.lock" => Format::CargoLock,
+        "package-lock.json" | "npm-shrinkwrap.json" => Format::NpmLock,
+        "yarn.lock" => Format::YarnLock,
+        "pnpm-lock.yaml" => Format::PnpmLock,
+        "poetry.lock" => Format::PoetryLock,
+        "uv.lock" => Format::UvLock,
+        "Pipfile.lock" => Format::PipfileLock,
+        "pdm.lock" => Format::PdmLock,
+        "go.mod" => Format::GoMod,
+        "Gemfile.lock" | "gems.locked" => Format::GemfileLock,
+        "composer.lock" => Format::ComposerLock,
+        "METADATA" if parent.is_some_and(|p| p.ends_with(".dist-info")) => Format::PythonMetadata,
+        "PKG-INFO" if parent.is_some_and(|p| p.ends_with(".egg-info")) => Format::PythonMetadata,
+        "package.json" => {
+            // node_modules/<name>/package.json or node_modules/@scope/<name>/package.json
+            let n = parts.len();
+            let direct = n >= 3 && parts[n - 3] == "node_modules" && !parts[n - 2].starts_with('@');
+            let scoped = n >= 4 && parts[n - 4] == "node_modules" && parts[n - 3].starts_with('@');
+            if direct || scoped {
+                Format::NodeModulesPackage
+            } else {
+                return None;
+            }
+        }
+        "status" if path.ends_with("var/lib/dpkg/status") => Format::DpkgStatus,
+        "installed" if path.ends_with("lib/apk/db/installed") => Format::ApkInstalled,
+        _ => {
+            if (lower.starts_with("requirements") && lower.ends_with(".txt"))
+                || (parent == Some("requirements") && lower.ends_with(".txt"))
+            {
+                Format::Requirements
+            } else if lower == "pylock.toml"
+                || (lower.starts_with("pylock.") && lower.ends_with(".toml"))
+            {
+                Format::Pylock
+            } else if file.ends_with(".egg-info") {
+                Format::PythonMetadata
+            } else if parent == Some("status.d")
+                && path.contains("var/lib/dpkg/status.d/")
+                && !file.ends_with(".md5sums")
+            {
+                Format::DpkgStatus
+            } else {
+                return None;
+            }
+        }
+    };
+    Some(f)
+}
+
+/// A file that could not be read, with the place of the problem.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct InventoryError {
+    /// Logical path of the file.
+    pub path: String,
+    /// 1-based line, where known.
+    pub line: Option<u32>,
+    /// What is wrong, in words a user can act on.
+    pub message: String,
+}
+
+impl fmt::Display for InventoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.path, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+pub(crate) fn err(path: &str, line: Option<u32>, message: impl Into<String>) -> InventoryError {
+    InventoryError {
+        path: path.to_string(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// What reading one file produced.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    /// Packages found.
+    pub packages: Vec<Package>,
+    /// Other files this one includes (`-r other.txt`): (path as written, line).
+    pub includes: Vec<(String, u32)>,
+    /// Lines or entries that were passed over, and why (unpinned requirements, local packages…).
+    pub notes: Vec<String>,
+}
+
+/// Read the inventory of one file of format `format` (see [`recognise`]).
+pub fn parse(format: Format, path: &str, data: &[u8]) -> Result<Parsed, InventoryError> {
+    let text = std::str::from_utf8(data).map_err(|e| {
+        let line = 1 + data[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        err(path, Some(line as u32), "not valid UTF-8 text")
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match format {
+        Format::CargoLock => other::cargo_lock(path, text),
+        Format::NpmLock => js::npm_lock(path, text),
+        Format::YarnLock => js::yarn_lock(path, text),
+        Format::PnpmLock => js::pnpm_lock(path, text),
+        Format::NodeModulesPackage => js::node_modules_package(path, text),
+        Format::Requirements => python::requirements(path, text),
+        Format::PoetryLock => python::poetry_lock(path, text),
+        Format::UvLock => python::uv_lock(path, text),
+        Format::PipfileLock => python::pipfile_lock(path, text),
+        Format::PdmLock => python::pdm_lock(path, text),
+        Format::Pylock => python::pylock(path, text),
+        Format::PythonMetadata => python::metadata(path, text),
+        Format::GoMod => other::go_mod(path, text),
+        Format::GemfileLock => other::gemfile_lock(path, text),
+        Format::ComposerLock => other::composer_lock(path, text),
+        Format::DpkgStatus => os::dpkg_status(path, text),
+        Format::ApkInstalled => os::apk_installed(path, text),
+    }
+}
+
+/// Like [`parse`], following `-r`/`--requirement` includes through `read`, which gets the include
+/// resolved against the including file's folder (`/`-separated) and returns its bytes, or `None`
+/// when it is not available. Includes that cannot be read, or that loop, are noted.
+pub fn parse_with_includes(
+    format: Format,
+    path: &str,
+    data: &[u8],
+    read: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Result<Parsed, InventoryError> {
+    let mut out = parse(format, path, data)?;
+    let mut seen = vec![normalise_path(path)];
+    let mut queue: Vec<(String, String, u32)> = out
+        .includes
+        .drain(..)
+        .map(|(inc, line)| (path.to_string(), inc, line))
+        .collect();
+    while let Some((from, inc, line)) = queue.pop() {
+        let target = join(&from, &inc);
+        if seen.contains(&target) {
+            continue;
+        }
+        if seen.len() > 64 {
+            out.notes.push(format!(
+                "{from}:{line}: too many nested includes; stopped at `{inc}`"
+            ));
+            break;
+        }
+        seen.push(target.clone());
+        let Some(bytes) = read(&target) else {
+            out.notes
+                .push(format!("{from}:{line}: included file `{inc}` not found"));
+            continue;
+        };
+        match parse(Format::Requirements, &target, &bytes) {
+            Ok(mut p) => {
+                out.packages.append(&mut p.packages);
+                out.notes.append(&mut p.notes);
+                queue.extend(p.includes.into_iter().map(|(i, l)| (target.clone(), i, l)));
+            }
+            Err(e) => out.notes.push(format!("{from}:{line}: include: {e}")),
+        }
+    }
+    Ok(out)
+}
+
+fn normalise_path(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let abs = p.starts_with('/');
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|l| *l != "..") {
+                    out.pop();
+                } else if !abs {
+                    out.push("..");
+                }
+            }
+            x => out.push(x),
+        }
+    }
+    let j = out.join("/");
+    if abs { format!("/{j}") } else { j }
+}
+
+fn join(from: &str, inc: &str) -> String {
+    let inc = inc.replace('\\', "/");
+    if inc.starts_with('/') {
+        return normalise_path(&inc);
+    }
+    let dir = match from.rsplit_once('/') {
+        Some((d, _)) => d,
+        None => "",
+    };
+    if dir.is_empty() {
+        normalise_path(&inc)
+    } else {
+        normalise_path(&format!("{dir}/{inc}"))
+    }
+}
+
+/// 1-based line of byte offset `off` in `text`.
+pub(crate) fn line_at(text: &str, off: usize) -> u32 {
+    let off = off.min(text.len());
+    1 + text.as_bytes()[..off]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count() as u32
+}
+
+/// Line of the first occurrence of `needle` at or after `from`, with the offset found.
+pub(crate) fn find_line(text: &str, needle: &str, from: usize) -> Option<(u32, usize)> {
+    let from = from.min(text.len());
+    text.get(from..)?
+        .find(needle)
+        .map(|i| (line_at(text, from + i), from + i))
+}
+
+/// The line of a JSON parse error.
+pub(crate) fn json_err(path: &str, e: &serde_json::Error) -> InventoryError {
+    err(path, Some(e.line() as u32), format!("invalid JSON: {e}"))
+}
+
+/// The line of a TOML parse error.
+pub(crate) fn toml_err(path: &str, text: &str, e: &toml::de::Error) -> InventoryError {
+    let line = e.span().map(|s| line_at(text, s.start));
+    let msg = e.message().to_string();
+    err(path, line, format!("invalid TOML: {msg}"))
+}
+
+#[cfg(test)]
+mod tests;

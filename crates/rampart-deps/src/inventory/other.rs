@@ -1,0 +1,292 @@
+//! Rust, Go, Ruby and PHP.
+
+use super::{InventoryError, Package, Parsed, err, find_line, json_err, line_at, toml_err};
+use crate::Ecosystem;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// `Cargo.lock` (versions 1–4). Packages without a `source` are the workspace's own crates and
+/// are not dependencies.
+pub(super) fn cargo_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    #[derive(Deserialize)]
+    struct Pkg {
+        name: Spanned<String>,
+        version: String,
+        #[serde(default)]
+        source: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Lock {
+        #[serde(default)]
+        version: Option<i64>,
+        #[serde(default)]
+        package: Vec<Pkg>,
+    }
+    let lock: Lock = toml::from_str(text).map_err(|e| toml_err(path, text, &e))?;
+    if let Some(v) = lock.version {
+        if !(1..=4).contains(&v) {
+            return Err(err(
+                path,
+                find_line(text, "version", 0).map(|x| x.0),
+                format!("unsupported Cargo.lock version {v} (supported: 1–4)"),
+            ));
+        }
+    }
+    let mut out = Parsed::default();
+    for p in lock.package {
+        let Some(src) = p.source else { continue };
+        let line = line_at(text, p.name.span().start);
+        if !(src.starts_with("registry+") || src.starts_with("sparse+")) {
+            out.notes.push(format!(
+                "{path}:{line}: `{}` comes from `{src}`, matched as if from crates.io",
+                p.name.get_ref()
+            ));
+        }
+        out.packages.push(Package::new(
+            Ecosystem::CratesIo,
+            p.name.into_inner(),
+            p.version,
+            path,
+            Some(line),
+        ));
+    }
+    Ok(out)
+}
+
+/// `go.mod`: `require` lines and blocks, `replace` directives, and the `toolchain` as `stdlib`.
+pub(super) fn go_mod(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    let mut out = Parsed::default();
+    let mut reqs: Vec<(String, String, u32)> = Vec::new();
+    let mut replaces: Vec<Replace> = Vec::new();
+    let mut block: Option<&str> = None;
+    let mut saw_module = false;
+    for (i, raw) in text.lines().enumerate() {
+        let lineno = i as u32 + 1;
+        let line = raw.split("//").next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(b) = block {
+            if line == ")" {
+                block = None;
+                continue;
+            }
+            directive(b, line, lineno, path, &mut reqs, &mut replaces)?;
+            continue;
+        }
+        let (verb, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let rest = rest.trim();
+        match verb {
+            "module" => saw_module = true,
+            "toolchain" => {
+                let v = rest.trim_start_matches("go");
+                if crate::version::SemverVersion::parse_go(v).is_ok() {
+                    out.packages
+                        .push(Package::new(Ecosystem::Go, "stdlib", v, path, Some(lineno)));
+                }
+            }
+            "require" | "replace" | "exclude" | "retract" | "ignore" | "tool" | "godebug" => {
+                if rest == "(" {
+                    block = Some(verb);
+                } else {
+                    directive(verb, rest, lineno, path, &mut reqs, &mut replaces)?;
+                }
+            }
+            "go" => {}
+            _ => {
+                return Err(err(
+                    path,
+                    Some(lineno),
+                    format!("unknown go.mod directive `{verb}`"),
+                ));
+            }
+        }
+    }
+    if block.is_some() {
+        return Err(err(path, None, "unclosed `(` block"));
+    }
+    if !saw_module && !reqs.is_empty() {
+        out.notes.push(format!("{path}: no `module` line"));
+    }
+    for (name, ver, line) in reqs {
+        let mut name = name;
+        let mut ver = ver;
+        let rep = replaces
+            .iter()
+            .rev()
+            .find(|(old, oldv, _, _)| *old == name && oldv.as_ref().is_none_or(|v| *v == ver));
+        if let Some((_, _, new, rline)) = rep {
+            match new {
+                Some((n, v)) => {
+                    name = n.clone();
+                    ver = v.clone();
+                }
+                None => {
+                    out.notes.push(format!(
+                        "{path}:{rline}: `{name}` is replaced by a local directory; not checked"
+                    ));
+                    continue;
+                }
+            }
+        }
+        out.packages
+            .push(Package::new(Ecosystem::Go, name, ver, path, Some(line)));
+    }
+    Ok(out)
+}
+
+type Replace = (String, Option<String>, Option<(String, String)>, u32);
+
+fn directive(
+    verb: &str,
+    line: &str,
+    lineno: u32,
+    path: &str,
+    reqs: &mut Vec<(String, String, u32)>,
+    replaces: &mut Vec<Replace>,
+) -> Result<(), InventoryError> {
+    let unq = |s: &str| s.trim().trim_matches('"').to_string();
+    match verb {
+        "require" => {
+            let mut it = line.split_whitespace();
+            let (Some(m), Some(v)) = (it.next(), it.next()) else {
+                return Err(err(
+                    path,
+                    Some(lineno),
+                    format!("cannot read requirement `{line}`"),
+                ));
+            };
+            reqs.push((unq(m), unq(v), lineno));
+        }
+        "replace" => {
+            let Some((old, new)) = line.split_once("=>") else {
+                return Err(err(
+                    path,
+                    Some(lineno),
+                    format!("`replace` without `=>`: `{line}`"),
+                ));
+            };
+            let o: Vec<&str> = old.split_whitespace().collect();
+            let n: Vec<&str> = new.split_whitespace().collect();
+            let (Some(on), Some(nn)) = (o.first(), n.first()) else {
+                return Err(err(
+                    path,
+                    Some(lineno),
+                    format!("cannot read replace `{line}`"),
+                ));
+            };
+            let target = n.get(1).map(|v| (unq(nn), unq(v)));
+            replaces.push((unq(on), o.get(1).map(|v| unq(v)), target, lineno));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `Gemfile.lock`: the `specs:` of the `GEM`, `GIT` and `PATH` sections.
+pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    let mut out = Parsed::default();
+    let mut section = "";
+    let mut in_specs = false;
+    let mut saw_section = false;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end_matches('\r');
+        let lineno = i as u32 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        if !line.starts_with(' ') {
+            section = line.trim();
+            saw_section = true;
+            in_specs = false;
+            continue;
+        }
+        if !matches!(section, "GEM" | "GIT" | "PATH") {
+            continue;
+        }
+        if line.trim() == "specs:" {
+            in_specs = true;
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        if !in_specs || indent != 4 {
+            continue;
+        }
+        let t = line.trim();
+        let (Some(open), true) = (t.find(" ("), t.ends_with(')')) else {
+            return Err(err(
+                path,
+                Some(lineno),
+                format!("cannot read gem spec `{t}`"),
+            ));
+        };
+        let name = &t[..open];
+        let inner = &t[open + 2..t.len() - 1];
+        // `nokogiri (1.16.0-x86_64-linux)`: the platform follows the first `-`.
+        let ver = inner.split('-').next().unwrap_or(inner);
+        if section == "PATH" {
+            out.notes.push(format!(
+                "{path}:{lineno}: `{name}` is a local path gem; not checked"
+            ));
+            continue;
+        }
+        out.packages.push(Package::new(
+            Ecosystem::RubyGems,
+            name,
+            ver,
+            path,
+            Some(lineno),
+        ));
+    }
+    if !saw_section {
+        return Err(err(path, None, "not a Gemfile.lock: no GEM section"));
+    }
+    Ok(out)
+}
+
+/// `composer.lock`: `packages` and `packages-dev`.
+pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| json_err(path, &e))?;
+    let mut out = Parsed::default();
+    let mut found_any = false;
+    for (key, dev) in [("packages", false), ("packages-dev", true)] {
+        let Some(list) = v.get(key).and_then(|l| l.as_array()) else {
+            continue;
+        };
+        found_any = true;
+        let mut cursor = find_line(text, &format!("\"{key}\""), 0).map_or(0, |x| x.1);
+        for p in list {
+            let (Some(name), Some(ver)) = (
+                p.get("name").and_then(|n| n.as_str()),
+                p.get("version").and_then(|n| n.as_str()),
+            ) else {
+                out.notes.push(format!(
+                    "{path}: an entry of `{key}` has no name or version"
+                ));
+                continue;
+            };
+            let found = find_line(text, &format!("\"{name}\""), cursor);
+            if let Some((_, at)) = found {
+                cursor = at;
+            }
+            if crate::version::PhpVersion::parse(ver).is_err() {
+                out.notes.push(format!(
+                    "{path}:{}: `{name}` is at branch `{ver}`; no version to check",
+                    found.map_or(0, |x| x.0)
+                ));
+                continue;
+            }
+            let mut pkg = Package::new(Ecosystem::Packagist, name, ver, path, found.map(|x| x.0));
+            pkg.dev = dev;
+            out.packages.push(pkg);
+        }
+    }
+    if !found_any {
+        return Err(err(
+            path,
+            Some(1),
+            "not a composer.lock: no `packages` list",
+        ));
+    }
+    Ok(out)
+}

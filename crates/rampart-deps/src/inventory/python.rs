@@ -1,0 +1,363 @@
+//! Python: requirements files, lockfiles and installed metadata.
+
+use super::{InventoryError, Package, Parsed, err, find_line, json_err, line_at, toml_err};
+use crate::Ecosystem;
+use serde::Deserialize;
+use toml::Spanned;
+
+const PY: Ecosystem = Ecosystem::PyPI;
+
+fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && n.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// `requirements*.txt`: pinned `name==version` lines (with extras, markers, hashes and line
+/// continuations); `-r`/`--requirement` includes are reported; anything else is noted.
+pub(super) fn requirements(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    let mut out = Parsed::default();
+    // Join continuation lines, remembering where each logical line starts.
+    let mut logical: Vec<(u32, String)> = Vec::new();
+    let mut cur: Option<(u32, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let lineno = i as u32 + 1;
+        let (start, mut s) = cur.take().unwrap_or((lineno, String::new()));
+        let l = raw.trim_end_matches('\r');
+        if let Some(stripped) = l.strip_suffix('\\') {
+            s.push_str(stripped);
+            s.push(' ');
+            cur = Some((start, s));
+        } else {
+            s.push_str(l);
+            logical.push((start, s));
+        }
+    }
+    if let Some(c) = cur {
+        logical.push(c);
+    }
+    for (lineno, line) in logical {
+        // Comments start at `#` at line start or after whitespace.
+        let mut content = line.as_str();
+        if let Some(pos) = find_comment(content) {
+            content = &content[..pos];
+        }
+        let content = content.trim();
+        if content.is_empty() {
+            continue;
+        }
+        if content.starts_with('-') {
+            let (opt, rest) = split_option(content);
+            match opt {
+                "-r" | "--requirement" => {
+                    if rest.is_empty() {
+                        return Err(err(path, Some(lineno), "`-r` without a file name"));
+                    }
+                    out.includes.push((rest.to_string(), lineno));
+                }
+                "-c" | "--constraint" => out.notes.push(format!(
+                    "{path}:{lineno}: constraints file `{rest}` not read (constraints do not install packages)"
+                )),
+                "-e" | "--editable" => out.notes.push(format!(
+                    "{path}:{lineno}: editable requirement `{rest}` has no version to check"
+                )),
+                _ => {} // --index-url, --hash on its own line, --no-binary …
+            }
+            continue;
+        }
+        // Drop per-requirement options (`--hash=…`) and environment markers.
+        let req = content.split(" --").next().unwrap_or("").trim();
+        let req = req.split(';').next().unwrap_or("").trim();
+        if req.contains("://")
+            || req.contains(" @ ")
+            || req.starts_with('.')
+            || req.starts_with('/')
+        {
+            out.notes.push(format!(
+                "{path}:{lineno}: `{req}` is a URL or path requirement; no version to check"
+            ));
+            continue;
+        }
+        let name_end = req
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+            .unwrap_or(req.len());
+        let name = &req[..name_end];
+        if !valid_name(name) {
+            return Err(err(
+                path,
+                Some(lineno),
+                format!("cannot read requirement `{}`", truncate(content, 80)),
+            ));
+        }
+        let mut rest = req[name_end..].trim_start();
+        if rest.starts_with('[') {
+            match rest.find(']') {
+                Some(e) => rest = rest[e + 1..].trim_start(),
+                None => {
+                    return Err(err(
+                        path,
+                        Some(lineno),
+                        format!("unclosed extras in `{req}`"),
+                    ));
+                }
+            }
+        }
+        if rest.is_empty() {
+            out.notes.push(format!(
+                "{path}:{lineno}: `{name}` is not pinned; no version to check"
+            ));
+            continue;
+        }
+        let pinned = rest
+            .strip_prefix("===")
+            .or_else(|| rest.strip_prefix("=="))
+            .map(str::trim);
+        match pinned {
+            Some(v) if !v.is_empty() && !v.contains(',') && !v.contains('*') => {
+                out.packages
+                    .push(Package::new(PY, name, v, path, Some(lineno)));
+            }
+            _ => out.notes.push(format!(
+                "{path}:{lineno}: `{name}{rest}` is not pinned with `==`; no version to check"
+            )),
+        }
+    }
+    Ok(out)
+}
+
+fn find_comment(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    (0..b.len()).find(|&i| b[i] == b'#' && (i == 0 || b[i - 1].is_ascii_whitespace()))
+}
+
+fn split_option(s: &str) -> (&str, &str) {
+    if let Some((o, r)) = s.split_once('=') {
+        if !o.contains(' ') {
+            return (o, r.trim());
+        }
+    }
+    match s.split_once(char::is_whitespace) {
+        Some((o, r)) => (o, r.trim()),
+        None => {
+            // `-rfile.txt`
+            if s.len() > 2
+                && (s.starts_with("-r") || s.starts_with("-c") || s.starts_with("-e"))
+                && !s.starts_with("--")
+            {
+                (&s[..2], &s[2..])
+            } else {
+                (s, "")
+            }
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[derive(Deserialize)]
+struct TomlPackage {
+    name: Spanned<String>,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    source: Option<toml::Value>,
+    #[serde(default)]
+    category: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PackageLock {
+    #[serde(default)]
+    package: Vec<TomlPackage>,
+}
+
+fn toml_packages(
+    path: &str,
+    text: &str,
+    mut keep: impl FnMut(&TomlPackage) -> Result<bool, String>,
+) -> Result<Parsed, InventoryError> {
+    let lock: PackageLock = toml::from_str(text).map_err(|e| toml_err(path, text, &e))?;
+    let mut out = Parsed::default();
+    for p in lock.package {
+        let line = line_at(text, p.name.span().start);
+        match keep(&p) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(why) => {
+                out.notes.push(format!("{path}:{line}: {why}"));
+                continue;
+            }
+        }
+        let Some(v) = p.version.clone() else {
+            out.notes.push(format!(
+                "{path}:{line}: `{}` has no version",
+                p.name.get_ref()
+            ));
+            continue;
+        };
+        let mut pkg = Package::new(PY, p.name.get_ref().clone(), v, path, Some(line));
+        pkg.dev = p.category.as_deref() == Some("dev");
+        out.packages.push(pkg);
+    }
+    Ok(out)
+}
+
+pub(super) fn poetry_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    toml_packages(path, text, |p| {
+        let kind = p
+            .source
+            .as_ref()
+            .and_then(|s| s.get("type"))
+            .and_then(|t| t.as_str());
+        if kind == Some("directory") {
+            return Err(format!(
+                "`{}` is a local directory package",
+                p.name.get_ref()
+            ));
+        }
+        Ok(true)
+    })
+}
+
+pub(super) fn uv_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(default)]
+        version: Option<i64>,
+    }
+    let head: Head = toml::from_str(text).map_err(|e| toml_err(path, text, &e))?;
+    if let Some(v) = head.version {
+        if v != 1 {
+            return Err(err(
+                path,
+                Some(1),
+                format!("unsupported uv.lock version {v} (supported: 1)"),
+            ));
+        }
+    }
+    toml_packages(path, text, |p| {
+        let local = p.source.as_ref().is_some_and(|s| {
+            ["editable", "virtual", "directory", "path"]
+                .iter()
+                .any(|k| s.get(*k).is_some())
+        });
+        Ok(!local)
+    })
+}
+
+pub(super) fn pdm_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    toml_packages(path, text, |_| Ok(true))
+}
+
+pub(super) fn pylock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    #[derive(Deserialize)]
+    struct Pylock {
+        #[serde(rename = "lock-version", default)]
+        lock_version: Option<String>,
+        #[serde(default)]
+        packages: Vec<TomlPackage>,
+    }
+    let lock: Pylock = toml::from_str(text).map_err(|e| toml_err(path, text, &e))?;
+    match lock.lock_version.as_deref() {
+        Some(v) if v.split('.').next() == Some("1") => {}
+        Some(v) => {
+            return Err(err(
+                path,
+                find_line(text, "lock-version", 0).map(|x| x.0),
+                format!("unsupported pylock lock-version `{v}` (supported: 1.x)"),
+            ));
+        }
+        None => return Err(err(path, None, "not a pylock file: no `lock-version`")),
+    }
+    let mut out = Parsed::default();
+    for p in lock.packages {
+        let line = line_at(text, p.name.span().start);
+        match p.version {
+            Some(v) => out.packages.push(Package::new(
+                PY,
+                p.name.get_ref().clone(),
+                v,
+                path,
+                Some(line),
+            )),
+            None => out.notes.push(format!(
+                "{path}:{line}: `{}` has no version (VCS or directory package)",
+                p.name.get_ref()
+            )),
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn pipfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| json_err(path, &e))?;
+    let obj = v.as_object().ok_or_else(|| {
+        err(
+            path,
+            Some(1),
+            "not a Pipfile.lock: top level is not an object",
+        )
+    })?;
+    let mut out = Parsed::default();
+    for (section, dev) in [("default", false), ("develop", true)] {
+        let Some(map) = obj.get(section).and_then(|s| s.as_object()) else {
+            continue;
+        };
+        let sec_at = find_line(text, &format!("\"{section}\""), 0).map_or(0, |x| x.1);
+        for (name, info) in map {
+            let line = find_line(text, &format!("\"{name}\""), sec_at).map(|x| x.0);
+            let Some(ver) = info.get("version").and_then(|v| v.as_str()) else {
+                out.notes.push(format!(
+                    "{path}:{}: `{name}` has no version (VCS or path dependency)",
+                    line.unwrap_or(0)
+                ));
+                continue;
+            };
+            let ver = ver.trim_start_matches("==").trim_start_matches('=').trim();
+            let mut p = Package::new(PY, name.clone(), ver, path, line);
+            p.dev = dev;
+            out.packages.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// `METADATA` / `PKG-INFO`: RFC 822 headers `Name:` and `Version:`.
+pub(super) fn metadata(path: &str, text: &str) -> Result<Parsed, InventoryError> {
+    let mut name = None;
+    let mut version = None;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            break; // end of headers; the body is the description
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let k = k.trim();
+            if k.eq_ignore_ascii_case("name") && name.is_none() {
+                name = Some((v.trim().to_string(), i as u32 + 1));
+            } else if k.eq_ignore_ascii_case("version") && version.is_none() {
+                version = Some(v.trim().to_string());
+            }
+        }
+    }
+    match (name, version) {
+        (Some((n, line)), Some(v)) if !n.is_empty() && !v.is_empty() => {
+            let mut out = Parsed::default();
+            out.packages.push(Package::new(PY, n, v, path, Some(line)));
+            Ok(out)
+        }
+        _ => Err(err(
+            path,
+            None,
+            "package metadata without `Name:` and `Version:` headers",
+        )),
+    }
+}
