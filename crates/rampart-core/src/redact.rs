@@ -22,7 +22,10 @@ mod tests {
 
     #[test]
     fn keeps_four_and_two() {
-        assert_eq!(redact("ghp_abcdefghijklmnopqrstuvwxyz0123456789"), "ghp_…89");
+        assert_eq!(
+            redact("ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+            "ghp_…89"
+        );
     }
 
     #[test]

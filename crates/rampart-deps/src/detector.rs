@@ -41,7 +41,9 @@ impl Manifest {
             let rel = if logical_dir.is_empty() {
                 Some(pkg.manifest.as_str())
             } else {
-                pkg.manifest.strip_prefix(logical_dir).and_then(|r| r.strip_prefix('/'))
+                pkg.manifest
+                    .strip_prefix(logical_dir)
+                    .and_then(|r| r.strip_prefix('/'))
             };
             at.path = match rel {
                 Some(r) if !shown_dir.is_empty() => format!("{shown_dir}/{r}"),
@@ -200,8 +202,7 @@ impl Detector for DepsDetector {
                 match matcher::match_package(db, pkg) {
                     Ok(m) => {
                         for group in group_hits(&m.hits) {
-                            out.findings
-                                .push(finding_for(pkg, &group, &manifest));
+                            out.findings.push(finding_for(pkg, &group, &manifest));
                         }
                     }
                     Err(e) => {

@@ -237,7 +237,11 @@ impl RuleSet {
 
     /// Drop duplicates and overlaps (specific beats generic, then longer secret, then rule
     /// order), then compute lines, columns and inline allow markers.
-    fn resolve(&self, data: &[u8], mut cands: Vec<(usize, Range<usize>, Range<usize>)>) -> Vec<Match> {
+    fn resolve(
+        &self,
+        data: &[u8],
+        mut cands: Vec<(usize, Range<usize>, Range<usize>)>,
+    ) -> Vec<Match> {
         cands.sort_by(|a, b| {
             let ga = self.rules[a.0].def.generic;
             let gb = self.rules[b.0].def.generic;
@@ -270,8 +274,8 @@ impl RuleSet {
             pos = secret.start;
             let line_start = memchr::memrchr(b'\n', &data[..secret.start]).map_or(0, |i| i + 1);
             let end_line = line + count_newlines(&data[secret.start..secret.end]);
-            let line_end = memchr::memchr(b'\n', &data[secret.end..])
-                .map_or(data.len(), |i| secret.end + i);
+            let line_end =
+                memchr::memchr(b'\n', &data[secret.end..]).map_or(data.len(), |i| secret.end + i);
             let allowed = memchr::memmem::find(&data[line_start..line_end], ALLOW_MARKER).is_some();
             out.push(Match {
                 rule,
@@ -291,10 +295,10 @@ impl RuleSet {
 /// contains: wherever the longer one occurs the shorter one does too, and the shorter one's hit
 /// opens the same windows (a match containing the long keyword contains the short one). The
 /// result is substring-free.
-fn minimise(
-    keywords: Vec<String>,
-    rules: Vec<Vec<u32>>,
-) -> (Vec<String>, Vec<Vec<u32>>, Vec<(u32, usize)>) {
+/// Keywords, the rules each keyword opens windows for, and (rule, bytes) shifts of hit positions.
+type Minimised = (Vec<String>, Vec<Vec<u32>>, Vec<(u32, usize)>);
+
+fn minimise(keywords: Vec<String>, rules: Vec<Vec<u32>>) -> Minimised {
     let mut order: Vec<usize> = (0..keywords.len()).collect();
     order.sort_by_key(|&i| (keywords[i].len(), i));
     let mut kept: Vec<usize> = Vec::new();
@@ -338,7 +342,12 @@ mod tests {
 
     #[test]
     fn minimise_leaves_a_substring_free_set_and_keeps_every_rule() {
-        let words = vec!["sk-proj-".to_string(), "sk-".to_string(), "proj".to_string(), "token".to_string()];
+        let words = vec![
+            "sk-proj-".to_string(),
+            "sk-".to_string(),
+            "proj".to_string(),
+            "token".to_string(),
+        ];
         let rules = vec![vec![0], vec![1], vec![2], vec![3]];
         let (w, r, shifted) = minimise(words, rules);
         // Rule 0 (`sk-proj-`) now hits through `proj`, three bytes into its keyword.

@@ -27,9 +27,28 @@ use rampart_core::{Detections, Detector, Finding, Item, Kind, Severity, fingerpr
 pub struct StartupHookDetector;
 
 const DANGEROUS: &[&str] = &[
-    "subprocess", "exec(", "exec (", "eval(", "base64", "b64decode", "marshal", "socket",
-    "urllib", "requests", "http.client", "os.system", "os.popen", "__import__", "compile(",
-    "pty", "ctypes", "zlib.decompress", "codecs.decode", "/tmp/", "curl ", "wget ",
+    "subprocess",
+    "exec(",
+    "exec (",
+    "eval(",
+    "base64",
+    "b64decode",
+    "marshal",
+    "socket",
+    "urllib",
+    "requests",
+    "http.client",
+    "os.system",
+    "os.popen",
+    "__import__",
+    "compile(",
+    "pty",
+    "ctypes",
+    "zlib.decompress",
+    "codecs.decode",
+    "/tmp/",
+    "curl ",
+    "wget ",
 ];
 
 fn is_benign_import(name: &str, line: &str) -> bool {
@@ -43,7 +62,9 @@ fn is_benign_import(name: &str, line: &str) -> bool {
     if known.iter().any(|k| l == k.trim()) {
         return true;
     }
-    if name == "distutils-precedence.pth" && l.starts_with("import os; var = 'SETUPTOOLS_USE_DISTUTILS'") {
+    if name == "distutils-precedence.pth"
+        && l.starts_with("import os; var = 'SETUPTOOLS_USE_DISTUTILS'")
+    {
         return true;
     }
     // Namespace-package shims written by setuptools (`*-nspkg.pth`): a fixed template that only
@@ -57,7 +78,10 @@ fn is_benign_import(name: &str, line: &str) -> bool {
     // pip editable installs: `import __editable___pkg_1_0_finder; __editable___pkg_1_0_finder.install()`
     if name.starts_with("__editable__") {
         if let Some(rest) = l.strip_prefix("import __editable__") {
-            let module: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let module: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
             let expected = format!("import __editable__{module}; __editable__{module}.install()");
             return l == expected || l == format!("import __editable__{module}");
         }
@@ -85,7 +109,9 @@ fn is_site_dir(dir: &str) -> bool {
 fn in_python_lib(dir: &str) -> bool {
     dir.contains("site-packages")
         || dir.contains("dist-packages")
-        || dir.split('/').any(|c| c.starts_with("python") && c[6..].chars().all(|ch| ch.is_ascii_digit() || ch == '.'))
+        || dir.split('/').any(|c| {
+            c.starts_with("python") && c[6..].chars().all(|ch| ch.is_ascii_digit() || ch == '.')
+        })
 }
 
 impl Detector for StartupHookDetector {
@@ -96,18 +122,37 @@ impl Detector for StartupHookDetector {
     fn detect(&self, item: &Item<'_>, out: &mut Detections) {
         let (dir, name) = split(item.path);
         // A wheel member at the archive root lands in site-packages when installed.
-        let wheel_root = item.path.contains(".whl!") && !item.path.rsplit('!').next().unwrap_or("").contains('/');
+        let wheel_root = item.path.contains(".whl!")
+            && !item.path.rsplit('!').next().unwrap_or("").contains('/');
         if name.ends_with(".pth") && (is_site_dir(dir) || wheel_root) {
             self.pth(item, name, out);
-        } else if (name == "sitecustomize.py" || name == "usercustomize.py") && (in_python_lib(dir) || wheel_root) {
+        } else if (name == "sitecustomize.py" || name == "usercustomize.py")
+            && (in_python_lib(dir) || wheel_root)
+        {
             let text = String::from_utf8_lossy(item.data);
-            let bad: Vec<&str> = DANGEROUS.iter().copied().filter(|d| text.contains(d)).collect();
-            let severity = if bad.is_empty() { Severity::Medium } else { Severity::Critical };
+            let bad: Vec<&str> = DANGEROUS
+                .iter()
+                .copied()
+                .filter(|d| text.contains(d))
+                .collect();
+            let severity = if bad.is_empty() {
+                Severity::Medium
+            } else {
+                Severity::Critical
+            };
             let mut message = format!("{name} runs at every Python start-up");
             if !bad.is_empty() {
                 message.push_str(&format!(" and uses {}", bad.join(", ")));
             }
-            push(item, out, "python-sitecustomize", severity, message, 1, &text);
+            push(
+                item,
+                out,
+                "python-sitecustomize",
+                severity,
+                message,
+                1,
+                &text,
+            );
         }
     }
 }
@@ -120,21 +165,47 @@ impl StartupHookDetector {
             if !starts_import || is_benign_import(name, line) {
                 continue;
             }
-            let bad: Vec<&str> = DANGEROUS.iter().copied().filter(|d| line.contains(d)).collect();
+            let bad: Vec<&str> = DANGEROUS
+                .iter()
+                .copied()
+                .filter(|d| line.contains(d))
+                .collect();
             let (severity, message) = if bad.is_empty() {
-                (Severity::High, format!("{name} executes code at every Python start-up"))
+                (
+                    Severity::High,
+                    format!("{name} executes code at every Python start-up"),
+                )
             } else {
                 (
                     Severity::Critical,
-                    format!("{name} executes code at every Python start-up using {}", bad.join(", ")),
+                    format!(
+                        "{name} executes code at every Python start-up using {}",
+                        bad.join(", ")
+                    ),
                 )
             };
-            push(item, out, "python-pth-exec", severity, message, i as u32 + 1, line);
+            push(
+                item,
+                out,
+                "python-pth-exec",
+                severity,
+                message,
+                i as u32 + 1,
+                line,
+            );
         }
     }
 }
 
-fn push(item: &Item<'_>, out: &mut Detections, rule: &str, severity: Severity, message: String, line: u32, code: &str) {
+fn push(
+    item: &Item<'_>,
+    out: &mut Detections,
+    rule: &str,
+    severity: Severity,
+    message: String,
+    line: u32,
+    code: &str,
+) {
     let mut location = item.location.clone();
     location.line = Some(line);
     location.column = Some(1);
@@ -144,7 +215,10 @@ fn push(item: &Item<'_>, out: &mut Detections, rule: &str, severity: Severity, m
     );
     let excerpt: String = code.chars().take(200).collect();
     f.extra.insert("code".into(), excerpt.clone().into());
-    f.fingerprint = fingerprint(&[rule, &item.location.identity(), &line.to_string()], excerpt.as_bytes());
+    f.fingerprint = fingerprint(
+        &[rule, &item.location.identity(), &line.to_string()],
+        excerpt.as_bytes(),
+    );
     out.findings.push(f);
 }
 
@@ -156,7 +230,14 @@ mod tests {
     fn run(path: &str, content: &str) -> Vec<Finding> {
         let loc = Location::file(path);
         let mut out = Detections::default();
-        StartupHookDetector.detect(&Item { path, data: content.as_bytes(), location: &loc }, &mut out);
+        StartupHookDetector.detect(
+            &Item {
+                path,
+                data: content.as_bytes(),
+                location: &loc,
+            },
+            &mut out,
+        );
         out.findings
     }
 
@@ -178,15 +259,31 @@ mod tests {
         assert!(run(&format!("{sp}/distutils-precedence.pth"), "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n").is_empty());
         assert!(run(&format!("{sp}/_virtualenv.pth"), "import _virtualenv").is_empty());
         assert!(run(&format!("{sp}/easy-install.pth"), "/opt/src/pkg\n./lib\n").is_empty());
-        assert!(run(&format!("{sp}/__editable__.demo-1.0.pth"), "import __editable___demo_1_0_finder; __editable___demo_1_0_finder.install()\n").is_empty());
+        assert!(
+            run(
+                &format!("{sp}/__editable__.demo-1.0.pth"),
+                "import __editable___demo_1_0_finder; __editable___demo_1_0_finder.install()\n"
+            )
+            .is_empty()
+        );
         assert!(run(&format!("{sp}/google_auth-2.0-py3.9-nspkg.pth"), "import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('google',));importlib = has_mfs and __import__('importlib.util');has_mfs and __import__('importlib.machinery');m = has_mfs and sys.modules.setdefault('google', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('google', [os.path.dirname(p)])));m = m or sys.modules.setdefault('google', types.ModuleType('google'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n").is_empty());
         // The same template with a payload appended is not benign.
-        assert_eq!(run(&format!("{sp}/evil-nspkg.pth"), "import sys, types, os;__import__('importlib.util');os.system('id')\n").len(), 1);
+        assert_eq!(
+            run(
+                &format!("{sp}/evil-nspkg.pth"),
+                "import sys, types, os;__import__('importlib.util');os.system('id')\n"
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]
     fn unknown_import_line_is_high_and_outside_site_packages_is_ignored() {
-        let f = run("usr/lib/python3/dist-packages/acme.pth", "import acme_boot\n");
+        let f = run(
+            "usr/lib/python3/dist-packages/acme.pth",
+            "import acme_boot\n",
+        );
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::High);
         assert!(run("home/user/notes.pth", "import os; os.system('x')").is_empty());
@@ -197,15 +294,28 @@ mod tests {
         let loc = Location::file("dist/evil-1.0-py3-none-any.whl");
         let mut out = Detections::default();
         let path = "dist/evil-1.0-py3-none-any.whl!evil_init.pth";
-        StartupHookDetector.detect(&Item { path, data: b"import os;os.system('curl x|sh')", location: &loc }, &mut out);
+        StartupHookDetector.detect(
+            &Item {
+                path,
+                data: b"import os;os.system('curl x|sh')",
+                location: &loc,
+            },
+            &mut out,
+        );
         assert_eq!(out.findings[0].severity, Severity::Critical);
     }
 
     #[test]
     fn sitecustomize() {
-        let f = run("usr/lib/python3.11/sitecustomize.py", "# Debian\ntry:\n    import apport_python_hook\nexcept ImportError:\n    pass\n");
+        let f = run(
+            "usr/lib/python3.11/sitecustomize.py",
+            "# Debian\ntry:\n    import apport_python_hook\nexcept ImportError:\n    pass\n",
+        );
         assert_eq!(f[0].severity, Severity::Medium);
-        let f = run("usr/local/lib/python3.11/site-packages/sitecustomize.py", "import socket,subprocess\n");
+        let f = run(
+            "usr/local/lib/python3.11/site-packages/sitecustomize.py",
+            "import socket,subprocess\n",
+        );
         assert_eq!(f[0].severity, Severity::Critical);
     }
 }

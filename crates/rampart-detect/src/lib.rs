@@ -24,8 +24,8 @@ mod secrets;
 pub mod validate;
 
 pub use engine::{ALLOW_MARKER, Match, RuleSet};
-pub use rule::{Rule, RuleDef, RuleError};
 pub use hooks::StartupHookDetector;
+pub use rule::{Rule, RuleDef, RuleError};
 pub use secrets::{SecretDetector, is_opaque};
 
 /// The built-in rule files: (file name, TOML text).

@@ -262,14 +262,44 @@ mod tests {
     #[test]
     fn prefix_rules_look_back_only_over_their_prefix() {
         let k = |s: &str| vec![s.to_string()];
-        assert_eq!(reach_before(r"(?:^|[^A-Za-z0-9_-])(?P<secret>napi_[a-z0-9]{64})", &k("napi_")), Some(1));
-        assert_eq!(reach_before(r"\b(?P<secret>ghp_[A-Za-z0-9]{36})\b", &k("ghp_")), Some(0));
-        assert_eq!(reach_before(r"(?i)(?P<secret>SK-ant-[a-z]{3})", &k("sk-ant-")), Some(0));
+        assert_eq!(
+            reach_before(
+                r"(?:^|[^A-Za-z0-9_-])(?P<secret>napi_[a-z0-9]{64})",
+                &k("napi_")
+            ),
+            Some(1)
+        );
+        assert_eq!(
+            reach_before(r"\b(?P<secret>ghp_[A-Za-z0-9]{36})\b", &k("ghp_")),
+            Some(0)
+        );
+        assert_eq!(
+            reach_before(r"(?i)(?P<secret>SK-ant-[a-z]{3})", &k("sk-ant-")),
+            Some(0)
+        );
         // The keyword is context before the group, or the group is nested: no bound.
-        assert_eq!(reach_before(r"cohere[^\n]{0,20}(?P<secret>[a-z0-9]{40})", &k("cohere")), None);
-        assert_eq!(reach_before(r"(?:x(?P<secret>abc[0-9]{4}))", &k("abc")), None);
-        assert_eq!(reach_before(r"(?P<secret>(?:AKIA|ASIA)[A-Z2-7]{16})", &[String::from("akia"), String::from("asia")]), None);
+        assert_eq!(
+            reach_before(r"cohere[^\n]{0,20}(?P<secret>[a-z0-9]{40})", &k("cohere")),
+            None
+        );
+        assert_eq!(
+            reach_before(r"(?:x(?P<secret>abc[0-9]{4}))", &k("abc")),
+            None
+        );
+        assert_eq!(
+            reach_before(
+                r"(?P<secret>(?:AKIA|ASIA)[A-Z2-7]{16})",
+                &[String::from("akia"), String::from("asia")]
+            ),
+            None
+        );
         // One keyword at the start is enough: every match begins with it.
-        assert_eq!(reach_before(r"(?P<secret>xoxb-[0-9]{4})", &[String::from("xoxb-"), String::from("slack")]), Some(0));
+        assert_eq!(
+            reach_before(
+                r"(?P<secret>xoxb-[0-9]{4})",
+                &[String::from("xoxb-"), String::from("slack")]
+            ),
+            Some(0)
+        );
     }
 }

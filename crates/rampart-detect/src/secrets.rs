@@ -97,28 +97,27 @@ impl Detector for SecretDetector {
 /// since credentials sit in them as plain text.
 pub fn is_opaque(data: &[u8]) -> bool {
     const MAGIC: &[&[u8]] = &[
-        b"\x1f\x8b",             // gzip
-        b"PK\x03\x04",           // zip, jar, wheel, docx
-        b"\x28\xb5\x2f\xfd",       // zstd
-        b"\xfd7zXZ\x00",         // xz
-        b"BZh",                  // bzip2
-        b"7z\xbc\xaf\x27\x1c",     // 7z
-        b"\x89PNG\r\n\x1a\n",     // png
-        b"\xff\xd8\xff",           // jpeg
+        b"\x1f\x8b",           // gzip
+        b"PK\x03\x04",         // zip, jar, wheel, docx
+        b"\x28\xb5\x2f\xfd",   // zstd
+        b"\xfd7zXZ\x00",       // xz
+        b"BZh",                // bzip2
+        b"7z\xbc\xaf\x27\x1c", // 7z
+        b"\x89PNG\r\n\x1a\n",  // png
+        b"\xff\xd8\xff",       // jpeg
         b"GIF87a",
         b"GIF89a",
         b"wOFF",
         b"wOF2",
         b"OggS",
         b"fLaC",
-        b"ID3",                  // mp3
+        b"ID3", // mp3
     ];
     if MAGIC.iter().any(|m| data.starts_with(m)) {
         return true;
     }
     // RIFF containers (webp, wav, avi) and ISO media (mp4, mov, heic).
-    (data.len() >= 12 && data.starts_with(b"RIFF"))
-        || (data.len() >= 12 && &data[4..8] == b"ftyp")
+    (data.len() >= 12 && data.starts_with(b"RIFF")) || (data.len() >= 12 && &data[4..8] == b"ftyp")
 }
 
 #[cfg(test)]

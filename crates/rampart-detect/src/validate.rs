@@ -121,8 +121,10 @@ fn jwt_ok(secret: &[u8]) -> bool {
     if parts.len() != 3 {
         return false;
     }
-    let header = b64_any(parts[0]).and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok());
-    let payload = b64_any(parts[1]).and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok());
+    let header =
+        b64_any(parts[0]).and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok());
+    let payload =
+        b64_any(parts[1]).and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok());
     matches!((header, payload), (Some(h), Some(p)) if h.get("alg").is_some() && p.is_object())
 }
 
@@ -289,16 +291,69 @@ pub fn entropy(data: &[u8]) -> f64 {
 }
 
 const PLACEHOLDER_WORDS: &[&str] = &[
-    "example", "placeholder", "your_", "your-", "yourkey", "yourtoken", "yoursecret", "yourapi",
-    "changeme", "change_me", "change-me", "redacted", "dummy", "sample", "replace", "insert",
-    "xxxx", "****", "....", "<", ">", "${", "{{", "$(", "%(", "%s", "fake", "notreal",
-    "not-a-real", "not_a_real", "12345678", "abcdefgh", "qwerty", "lorem", "ipsum",
+    "example",
+    "placeholder",
+    "your_",
+    "your-",
+    "yourkey",
+    "yourtoken",
+    "yoursecret",
+    "yourapi",
+    "changeme",
+    "change_me",
+    "change-me",
+    "redacted",
+    "dummy",
+    "sample",
+    "replace",
+    "insert",
+    "xxxx",
+    "****",
+    "....",
+    "<",
+    ">",
+    "${",
+    "{{",
+    "$(",
+    "%(",
+    "%s",
+    "fake",
+    "notreal",
+    "not-a-real",
+    "not_a_real",
+    "12345678",
+    "abcdefgh",
+    "qwerty",
+    "lorem",
+    "ipsum",
 ];
 
 const PLACEHOLDER_EXACT: &[&str] = &[
-    "password", "passwd", "pass", "secret", "postgres", "root", "admin", "user", "username",
-    "test", "token", "apikey", "api_key", "none", "null", "nil", "true", "false", "undefined",
-    "mysecret", "mypassword", "secretkey", "default", "empty", "string",
+    "password",
+    "passwd",
+    "pass",
+    "secret",
+    "postgres",
+    "root",
+    "admin",
+    "user",
+    "username",
+    "test",
+    "token",
+    "apikey",
+    "api_key",
+    "none",
+    "null",
+    "nil",
+    "true",
+    "false",
+    "undefined",
+    "mysecret",
+    "mypassword",
+    "secretkey",
+    "default",
+    "empty",
+    "string",
 ];
 
 /// Secrets longer than this are blocks (PEM bodies, OpenSSH keys, long session tokens) and get
@@ -415,20 +470,42 @@ pub fn looks_like_code(v: &[u8]) -> bool {
     if s.contains("://") || s.starts_with('/') || s.starts_with("./") || s.starts_with("~/") {
         return true;
     }
-    if s.bytes().any(|b| matches!(b, b'(' | b')' | b'[' | b']' | b'{' | b'}')) {
+    if s.bytes()
+        .any(|b| matches!(b, b'(' | b')' | b'[' | b']' | b'{' | b'}'))
+    {
         return true;
     }
-    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
+    if s.bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return true;
+    }
+    // Variable references: `$DB_PASSWORD`, `%DB_PASSWORD%` (shell and Windows environment).
+    let var = |t: &str| {
+        t.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    if s.strip_prefix('$').is_some_and(var)
+        || s.strip_prefix('%')
+            .and_then(|t| t.strip_suffix('%'))
+            .is_some_and(var)
+    {
         return true;
     }
     let ident = |p: &str| {
         !p.is_empty()
-            && p.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && p.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     };
     // Dotted or `::` paths such as `self.password`, `config.api_key`, `env::var`.
     if (s.contains('.') || s.contains("::") || s.contains("->"))
-        && s.split(['.', ':', '-', '>']).filter(|p| !p.is_empty()).all(ident)
+        && s.split(['.', ':', '-', '>'])
+            .filter(|p| !p.is_empty())
+            .all(ident)
     {
         return true;
     }
@@ -512,7 +589,16 @@ mod tests {
 
     #[test]
     fn code_versus_values() {
-        for c in ["self.password", "get_password()", "OPENAI_API_KEY", "apiKey", "/etc/passwd", "env::var"] {
+        for c in [
+            "self.password",
+            "get_password()",
+            "OPENAI_API_KEY",
+            "apiKey",
+            "/etc/passwd",
+            "env::var",
+            "$KF_GITHUB_TOKEN",
+            "%DB_PASSWORD%",
+        ] {
             assert!(looks_like_code(c.as_bytes()), "{c}");
         }
         for v in ["hM2kq9Vz7Lw4", "S3cr3t!Passw0rd", "Tr0ub4dor&3"] {

@@ -23,14 +23,23 @@ fn every_rule_matches_its_examples_and_not_its_negatives() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn rule_counts_meet_the_coverage_floor() {
     let rules = RuleSet::builtin();
     let total = rules.rules().len();
-    let ai = rules.rules().iter().filter(|r| r.def.category == "ai").count();
+    let ai = rules
+        .rules()
+        .iter()
+        .filter(|r| r.def.category == "ai")
+        .count();
     assert!(total >= 120, "only {total} rules");
     assert!(ai >= 45, "only {ai} AI/ML rules");
 }
@@ -75,10 +84,18 @@ negative_examples = ["acme_tok_123", "acme_tok_zzzz"]
     let broken = extra.replace("(?P<secret>", "(?P<token>");
     let err = RuleSet::builtin_with([("acme.toml", broken.as_str())]).unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("acme.toml") && msg.contains("acme-internal-token") && msg.contains("secret"), "{msg}");
+    assert!(
+        msg.contains("acme.toml") && msg.contains("acme-internal-token") && msg.contains("secret"),
+        "{msg}"
+    );
 
     let dup = extra.replace("acme-internal-token", "github-pat-classic");
-    assert!(RuleSet::builtin_with([("acme.toml", dup.as_str())]).unwrap_err().to_string().contains("duplicate"));
+    assert!(
+        RuleSet::builtin_with([("acme.toml", dup.as_str())])
+            .unwrap_err()
+            .to_string()
+            .contains("duplicate")
+    );
 }
 
 #[test]
@@ -94,7 +111,13 @@ fn keywords_far_from_the_secret_do_not_confirm_it() {
 #[test]
 fn specific_rules_win_over_generic_ones() {
     let rules = RuleSet::builtin();
-    let key = &rules.rules().iter().find(|r| r.id() == "github-pat-classic").unwrap().def.examples[0];
+    let key = &rules
+        .rules()
+        .iter()
+        .find(|r| r.id() == "github-pat-classic")
+        .unwrap()
+        .def
+        .examples[0];
     let token = key.split('=').nth(1).unwrap();
     let text = format!("password = {token}\n");
     let m = rules.scan(text.as_bytes());

@@ -52,7 +52,9 @@ impl std::str::FromStr for Format {
             "json" => Ok(Format::Json),
             "jsonl" => Ok(Format::Jsonl),
             "sarif" => Ok(Format::Sarif),
-            o => Err(format!("unknown format `{o}` (expected table, json, jsonl or sarif)")),
+            o => Err(format!(
+                "unknown format `{o}` (expected table, json, jsonl or sarif)"
+            )),
         }
     }
 }
@@ -185,7 +187,21 @@ pub fn exit_code(findings: &[Finding], fail_on: Option<Severity>) -> u8 {
 /// Sort findings for stable output: by path, line, column, rule.
 pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (a.location.path.as_str(), a.location.commit.as_deref(), a.location.layer_index, a.location.line, a.location.column, a.rule.as_str())
-            .cmp(&(b.location.path.as_str(), b.location.commit.as_deref(), b.location.layer_index, b.location.line, b.location.column, b.rule.as_str()))
+        (
+            a.location.path.as_str(),
+            a.location.commit.as_deref(),
+            a.location.layer_index,
+            a.location.line,
+            a.location.column,
+            a.rule.as_str(),
+        )
+            .cmp(&(
+                b.location.path.as_str(),
+                b.location.commit.as_deref(),
+                b.location.layer_index,
+                b.location.line,
+                b.location.column,
+                b.rule.as_str(),
+            ))
     });
 }

@@ -28,11 +28,22 @@ pub(crate) fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
     let c = r.color;
     for f in r.output_findings() {
         let sev = format!("{:<8}", f.severity.as_str().to_uppercase());
-        writeln!(w, "{}  {}", paint(c, severity_code(f.severity), &sev), paint(c, "1", &f.message))?;
+        writeln!(
+            w,
+            "{}  {}",
+            paint(c, severity_code(f.severity), &sev),
+            paint(c, "1", &f.message)
+        )?;
         writeln!(w, "  {:<8}{}", "where", f.location.display())?;
         if let Some(s) = &f.secret {
             let who = f.provider.as_deref().unwrap_or("");
-            writeln!(w, "  {:<8}{}  ({who}, rule {})", "secret", paint(c, "35", s), f.rule)?;
+            writeln!(
+                w,
+                "  {:<8}{}  ({who}, rule {})",
+                "secret",
+                paint(c, "35", s),
+                f.rule
+            )?;
         } else {
             writeln!(w, "  {:<8}{}", "rule", f.rule)?;
         }
@@ -47,7 +58,11 @@ pub(crate) fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
             writeln!(w, "  {:<8}{line}", "commit")?;
         }
         if let Some(removed) = f.location.removed_in_layer_index {
-            writeln!(w, "  {:<8}deleted in layer {removed}, but still in the image", "layer")?;
+            writeln!(
+                w,
+                "  {:<8}deleted in layer {removed}, but still in the image",
+                "layer"
+            )?;
         }
         for (k, v) in &f.extra {
             if let Some(s) = v.as_str() {
@@ -66,23 +81,29 @@ pub(crate) fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
             writeln!(w, "  {}: {}", s.path, s.reason)?;
         }
         if r.skipped.len() > SHOW_SKIPPED {
-            writeln!(w, "  … and {} more (--format json lists them all)", r.skipped.len() - SHOW_SKIPPED)?;
+            writeln!(
+                w,
+                "  … and {} more (--format json lists them all)",
+                r.skipped.len() - SHOW_SKIPPED
+            )?;
         }
         writeln!(w)?;
     }
     let n = r.findings.len();
     let mut parts = Vec::new();
-    for sev in [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info] {
+    for sev in [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ] {
         let k = r.findings.iter().filter(|f| f.severity == sev).count();
         if k > 0 {
             parts.push(format!("{k} {sev}"));
         }
     }
-    let mut line = format!(
-        "{} finding{}",
-        n,
-        if n == 1 { "" } else { "s" }
-    );
+    let mut line = format!("{} finding{}", n, if n == 1 { "" } else { "s" });
     if !parts.is_empty() {
         line.push_str(&format!(" ({})", parts.join(", ")));
     }

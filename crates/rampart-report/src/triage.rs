@@ -29,7 +29,9 @@ pub enum TriageError {
 }
 
 fn is_fingerprint(s: &str) -> bool {
-    s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A parsed `.rampartignore`: gitignore-style globs (relative to the directory holding the file)
@@ -70,7 +72,11 @@ impl IgnoreFile {
             if body.is_empty() {
                 return Err(bad("empty pattern"));
             }
-            let base = if anchored { body.to_string() } else { format!("**/{body}") };
+            let base = if anchored {
+                body.to_string()
+            } else {
+                format!("**/{body}")
+            };
             for g in [base.clone(), format!("{base}/**")] {
                 GlobBuilder::new(&g)
                     .literal_separator(true)
@@ -141,7 +147,11 @@ impl Baseline {
                 list.iter().for_each(&mut add);
             }
             Err(_) => {
-                for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                for (i, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                {
                     let v: serde_json::Value = serde_json::from_str(line)
                         .map_err(|e| err(format!("line {}: not JSON: {e}", i + 1)))?;
                     add(&v);
@@ -207,6 +217,9 @@ mod tests {
     #[test]
     fn bad_lines_are_named() {
         let e = IgnoreFile::parse("ign", "ok\n!keep.txt\n").unwrap_err();
-        assert_eq!(e.to_string(), "ign:2: negated patterns (`!`) are not supported");
+        assert_eq!(
+            e.to_string(),
+            "ign:2: negated patterns (`!`) are not supported"
+        );
     }
 }

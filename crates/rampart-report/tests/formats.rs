@@ -27,15 +27,24 @@ fn sample() -> (Vec<Finding>, Vec<Skipped>) {
     b.location.commit = Some("0123456789abcdef0123456789abcdef01234567".into());
     b.location.author = Some("Dev <dev@example.org>".into());
     b.secret = Some("hM2kq9Vz7Lw4Rt".into());
-    b.fingerprint = fingerprint(&["generic-password-assignment", "settings.py", "0"], b"hM2kq9Vz7Lw4Rt");
-    let skipped = vec![Skipped::new("big.bin", "file is 3.0 GiB, over the 256.0 MiB limit (--max-file-size)")];
+    b.fingerprint = fingerprint(
+        &["generic-password-assignment", "settings.py", "0"],
+        b"hM2kq9Vz7Lw4Rt",
+    );
+    let skipped = vec![Skipped::new(
+        "big.bin",
+        "file is 3.0 GiB, over the 256.0 MiB limit (--max-file-size)",
+    )];
     (vec![a, b], skipped)
 }
 
 fn render(format: Format, show: bool) -> String {
     let (f, s) = sample();
     let mut out = Vec::new();
-    Report::new(&f, &s).show_secrets(show).write(format, &mut out).unwrap();
+    Report::new(&f, &s)
+        .show_secrets(show)
+        .write(format, &mut out)
+        .unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -43,14 +52,26 @@ fn render(format: Format, show: bool) -> String {
 fn json_contract() {
     let v: serde_json::Value = serde_json::from_str(&render(Format::Json, false)).unwrap();
     let f = &v["findings"][0];
-    for key in ["kind", "rule", "severity", "fingerprint", "message", "location", "secret", "provider"] {
+    for key in [
+        "kind",
+        "rule",
+        "severity",
+        "fingerprint",
+        "message",
+        "location",
+        "secret",
+        "provider",
+    ] {
         assert!(f.get(key).is_some(), "missing {key}");
     }
     assert_eq!(f["kind"], "secret");
     assert_eq!(f["severity"], "critical");
     assert_eq!(f["secret"], "ghp_…sN");
     assert_eq!(f["location"]["line"], 4);
-    assert_eq!(v["findings"][1]["location"]["commit"], "0123456789abcdef0123456789abcdef01234567");
+    assert_eq!(
+        v["findings"][1]["location"]["commit"],
+        "0123456789abcdef0123456789abcdef01234567"
+    );
     assert_eq!(v["skipped"][0]["path"], "big.bin");
 }
 
@@ -60,14 +81,20 @@ fn secrets_are_redacted_unless_asked() {
         let text = render(format, false);
         assert!(!text.contains("ghp_Zx4pQ9"), "{format:?} leaked");
         assert!(!text.contains("hM2kq9Vz7Lw4Rt"), "{format:?} leaked");
-        assert!(render(format, true).contains("ghp_Zx4pQ9rT2vW8yB3nM6kL1cF5hJ7gD01Sz2sN"), "{format:?}");
+        assert!(
+            render(format, true).contains("ghp_Zx4pQ9rT2vW8yB3nM6kL1cF5hJ7gD01Sz2sN"),
+            "{format:?}"
+        );
     }
 }
 
 #[test]
 fn jsonl_is_one_object_per_line() {
     let text = render(Format::Jsonl, false);
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["rule"], "github-pat-classic");
     assert_eq!(lines[2]["skipped"]["path"], "big.bin");
@@ -94,12 +121,27 @@ fn sarif_validates_against_the_official_schema() {
         .build(&schema)
         .expect("schema compiles");
     let doc: serde_json::Value = serde_json::from_str(&render(Format::Sarif, false)).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let run = &doc["runs"][0];
-    assert_eq!(run["results"][0]["partialFingerprints"]["rampart/v1"].as_str().unwrap().len(), 32);
-    assert_eq!(run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "dir%20with%20space/ci.yml");
-    assert_eq!(run["results"][1]["properties"]["commit"], "0123456789abcdef0123456789abcdef01234567");
+    assert_eq!(
+        run["results"][0]["partialFingerprints"]["rampart/v1"]
+            .as_str()
+            .unwrap()
+            .len(),
+        32
+    );
+    assert_eq!(
+        run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "dir%20with%20space/ci.yml"
+    );
+    assert_eq!(
+        run["results"][1]["properties"]["commit"],
+        "0123456789abcdef0123456789abcdef01234567"
+    );
     // A document that breaks the schema is caught, so the check above means something.
     let mut broken = doc.clone();
     broken["runs"][0]["results"][0]["level"] = "fatal".into();
@@ -113,11 +155,19 @@ fn baseline_round_trip() {
     let path = dir.path().join("baseline.json");
     write_baseline(&path, &findings[..1]).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(!text.contains("ghp_Zx4pQ9"), "baseline must not hold the secret");
+    assert!(
+        !text.contains("ghp_Zx4pQ9"),
+        "baseline must not hold the secret"
+    );
     let b = Baseline::load(&path).unwrap();
     assert_eq!(b.len(), 1);
     assert!(b.contains(&findings[0]));
     assert!(!b.contains(&findings[1]));
     std::fs::write(&path, "{\"not\": \"a report\"}").unwrap();
-    assert!(Baseline::load(&path).unwrap_err().to_string().contains("no `findings` array"));
+    assert!(
+        Baseline::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("no `findings` array")
+    );
 }

@@ -101,7 +101,8 @@ impl Sink for Collector<'_> {
             d.detect(item, &mut out);
         }
         self.items.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(item.data.len() as u64, Ordering::Relaxed);
+        self.bytes
+            .fetch_add(item.data.len() as u64, Ordering::Relaxed);
         self.progress.advance(item.data.len() as u64);
         if !out.findings.is_empty() {
             lock(&self.findings).extend(out.findings);
@@ -191,8 +192,10 @@ impl Scanner {
                 }
             }
         }
-        drop(expanding);
-        let mut findings = sink.findings.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut findings = sink
+            .findings
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
         let mut skipped = sink.skipped.into_inner().unwrap_or_else(|e| e.into_inner());
         let before = findings.len();
         findings.retain(|f| {

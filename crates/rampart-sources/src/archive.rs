@@ -42,10 +42,16 @@ enum Kind {
 
 /// Which archive, if any: the name must say archive and the bytes must agree.
 fn kind(path: &str, data: &[u8]) -> Option<Kind> {
-    let name = path.rsplit(['/', '!']).next().unwrap_or(path).to_ascii_lowercase();
-    let zip_name = [".zip", ".jar", ".whl", ".war", ".ear", ".egg", ".nupkg", ".apk", ".aar", ".vsix"]
-        .iter()
-        .any(|e| name.ends_with(e));
+    let name = path
+        .rsplit(['/', '!'])
+        .next()
+        .unwrap_or(path)
+        .to_ascii_lowercase();
+    let zip_name = [
+        ".zip", ".jar", ".whl", ".war", ".ear", ".egg", ".nupkg", ".apk", ".aar", ".vsix",
+    ]
+    .iter()
+    .any(|e| name.ends_with(e));
     let tgz_name = name.ends_with(".tar.gz") || name.ends_with(".tgz") || name.ends_with(".crate");
     if zip_name && data.starts_with(b"PK\x03\x04") {
         Some(Kind::Zip)
@@ -86,7 +92,10 @@ impl<'a> Expanding<'a> {
         if depth > self.limits.max_depth {
             self.inner.skipped(Skipped::new(
                 what(),
-                format!("archive nested deeper than {} levels: not expanded", self.limits.max_depth),
+                format!(
+                    "archive nested deeper than {} levels: not expanded",
+                    self.limits.max_depth
+                ),
             ));
             return;
         }
@@ -99,7 +108,10 @@ impl<'a> Expanding<'a> {
                     .saturating_mul(self.limits.max_ratio)
                     .min(budget.load(Ordering::Relaxed))
                     .min(self.limits.max_total);
-                match flate2::read::GzDecoder::new(item.data).take(cap + 1).read_to_end(&mut gz) {
+                match flate2::read::GzDecoder::new(item.data)
+                    .take(cap + 1)
+                    .read_to_end(&mut gz)
+                {
                     Ok(_) if gz.len() as u64 > cap => Err(format!(
                         "expands past {} (ratio or size limit; possible archive bomb): not expanded",
                         human_size(cap)
@@ -145,16 +157,23 @@ impl<'a> Expanding<'a> {
     }
 
     fn expand_zip(&self, item: &Item<'_>, depth: u32, budget: &AtomicU64) -> Result<(), String> {
-        let mut zip = zip::ZipArchive::new(Cursor::new(item.data)).map_err(|e| format!("corrupt zip: {e}"))?;
+        let mut zip = zip::ZipArchive::new(Cursor::new(item.data))
+            .map_err(|e| format!("corrupt zip: {e}"))?;
         let n = zip.len();
         if n > self.limits.max_entries {
-            return Err(format!("zip has {n} members, over the {} limit: not expanded", self.limits.max_entries));
+            return Err(format!(
+                "zip has {n} members, over the {} limit: not expanded",
+                self.limits.max_entries
+            ));
         }
         for i in 0..n {
             let mut f = match zip.by_index(i) {
                 Ok(f) => f,
                 Err(e) => {
-                    self.inner.skipped(Skipped::new(format!("{}!#{i}", item.location.path), format!("unreadable zip member: {e}")));
+                    self.inner.skipped(Skipped::new(
+                        format!("{}!#{i}", item.location.path),
+                        format!("unreadable zip member: {e}"),
+                    ));
                     continue;
                 }
             };
@@ -166,7 +185,14 @@ impl<'a> Expanding<'a> {
             let declared = f.size();
             let packed = f.compressed_size().max(1);
             if declared > self.limits.max_member {
-                self.inner.skipped(Skipped::new(shown(), format!("member is {}, over the {} limit", human_size(declared), human_size(self.limits.max_member))));
+                self.inner.skipped(Skipped::new(
+                    shown(),
+                    format!(
+                        "member is {}, over the {} limit",
+                        human_size(declared),
+                        human_size(self.limits.max_member)
+                    ),
+                ));
                 continue;
             }
             if declared / packed > self.limits.max_ratio {
@@ -174,7 +200,13 @@ impl<'a> Expanding<'a> {
                 continue;
             }
             if !self.take_budget(budget, declared) {
-                self.inner.skipped(Skipped::new(shown(), format!("archive expands past {} in total: rest not expanded", human_size(self.limits.max_total))));
+                self.inner.skipped(Skipped::new(
+                    shown(),
+                    format!(
+                        "archive expands past {} in total: rest not expanded",
+                        human_size(self.limits.max_total)
+                    ),
+                ));
                 return Ok(());
             }
             let mut data = Vec::with_capacity(declared.min(1 << 20) as usize);
@@ -186,7 +218,10 @@ impl<'a> Expanding<'a> {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    self.inner.skipped(Skipped::new(shown(), format!("cannot decompress member: {e}")));
+                    self.inner.skipped(Skipped::new(
+                        shown(),
+                        format!("cannot decompress member: {e}"),
+                    ));
                     continue;
                 }
             }
@@ -198,25 +233,44 @@ impl<'a> Expanding<'a> {
         Ok(())
     }
 
-    fn expand_tar(&self, item: &Item<'_>, data: &[u8], depth: u32, budget: &AtomicU64) -> Result<(), String> {
+    fn expand_tar(
+        &self,
+        item: &Item<'_>,
+        data: &[u8],
+        depth: u32,
+        budget: &AtomicU64,
+    ) -> Result<(), String> {
         let mut ar = tar::Archive::new(data);
         let entries = ar.entries().map_err(|e| format!("corrupt tar: {e}"))?;
         for (count, entry) in entries.enumerate() {
             if count >= self.limits.max_entries {
-                return Err(format!("tar has over {} members: rest not expanded", self.limits.max_entries));
+                return Err(format!(
+                    "tar has over {} members: rest not expanded",
+                    self.limits.max_entries
+                ));
             }
             let mut e = entry.map_err(|e| format!("corrupt or truncated tar: {e}"))?;
             if !e.header().entry_type().is_file() {
                 continue;
             }
-            let name = String::from_utf8_lossy(&e.path_bytes()).trim_start_matches("./").to_string();
+            let name = String::from_utf8_lossy(&e.path_bytes())
+                .trim_start_matches("./")
+                .to_string();
             let size = e.size();
             if size > self.limits.max_member {
-                self.inner.skipped(Skipped::new(format!("{}!{name}", item.location.display()), format!("member is {}, over the {} limit", human_size(size), human_size(self.limits.max_member))));
+                self.inner.skipped(Skipped::new(
+                    format!("{}!{name}", item.location.display()),
+                    format!(
+                        "member is {}, over the {} limit",
+                        human_size(size),
+                        human_size(self.limits.max_member)
+                    ),
+                ));
                 continue;
             }
             let mut buf = Vec::with_capacity(size as usize);
-            e.read_to_end(&mut buf).map_err(|err| format!("corrupt or truncated tar at {name}: {err}"))?;
+            e.read_to_end(&mut buf)
+                .map_err(|err| format!("corrupt or truncated tar at {name}: {err}"))?;
             if !buf.is_empty() {
                 self.member(item, &name, &buf, depth, budget);
             }

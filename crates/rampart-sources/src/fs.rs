@@ -42,23 +42,35 @@ pub fn scan_path(path: &Path, opts: &SourceOptions, sink: &dyn Sink) {
 pub fn scan_stdin(opts: &SourceOptions, sink: &dyn Sink) {
     let mut data = Vec::new();
     let limit = opts.max_file_size;
-    match std::io::stdin().lock().take(limit + 1).read_to_end(&mut data) {
+    match std::io::stdin()
+        .lock()
+        .take(limit + 1)
+        .read_to_end(&mut data)
+    {
         Ok(_) if data.len() as u64 > limit => sink.skipped(Skipped::new(
             "-",
-            format!("stdin is over the {} limit (--max-file-size)", human_size(limit)),
+            format!(
+                "stdin is over the {} limit (--max-file-size)",
+                human_size(limit)
+            ),
         )),
-        Ok(_) if crate::image::is_image_tar(&data) => {
-            crate::image::scan_image_tar("-", &data, opts, sink);
-        }
-        Ok(_) => {
-            let loc = Location::file("-");
-            sink.item(&Item {
-                path: "-",
-                data: &data,
-                location: &loc,
-            });
-        }
+        Ok(_) => scan_bytes("-", &data, opts, sink),
         Err(e) => sink.skipped(Skipped::new("-", io_reason(&e))),
+    }
+}
+
+/// Scan bytes already in memory as one file named `name`; a container image archive is
+/// recognised by content and read as an image.
+pub fn scan_bytes(name: &str, data: &[u8], opts: &SourceOptions, sink: &dyn Sink) {
+    if crate::image::is_image_tar(data) {
+        crate::image::scan_image_tar(name, data, opts, sink);
+    } else {
+        let loc = Location::file(name);
+        sink.item(&Item {
+            path: name,
+            data,
+            location: &loc,
+        });
     }
 }
 
@@ -129,7 +141,10 @@ fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink
     // Look before opening: opening a named pipe for reading would block until a writer appears.
     match std::fs::metadata(path) {
         Ok(m) if !m.is_file() => {
-            sink.skipped(Skipped::new(shown, "not a regular file (device, socket or pipe)"));
+            sink.skipped(Skipped::new(
+                shown,
+                "not a regular file (device, socket or pipe)",
+            ));
             return;
         }
         Ok(_) => {}
@@ -153,7 +168,10 @@ fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink
         }
     };
     if !meta.is_file() {
-        sink.skipped(Skipped::new(shown, "not a regular file (device, socket or pipe)"));
+        sink.skipped(Skipped::new(
+            shown,
+            "not a regular file (device, socket or pipe)",
+        ));
         return;
     }
     let len = meta.len();
@@ -167,7 +185,10 @@ fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink
         match unsafe { memmap2::Mmap::map(&file) } {
             Ok(map) => {
                 if crate::image::is_image_tar(&map) {
-                    crate::image::scan_image_tar(shown, &map, opts, sink);
+                    // Read the image from the file as a stream: mapping it whole would make every
+                    // page of a multi-GB image resident.
+                    drop(map);
+                    crate::image::scan_image_file(shown, file, opts, sink);
                     return;
                 }
                 sink.item(&Item {
@@ -194,7 +215,10 @@ fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink
     BUF.with(|buf| {
         let mut buf = buf.borrow_mut();
         buf.clear();
-        match (&mut file).take(opts.max_file_size + 1).read_to_end(&mut buf) {
+        match (&mut file)
+            .take(opts.max_file_size + 1)
+            .read_to_end(&mut buf)
+        {
             Ok(_) if crate::image::is_image_tar(&buf) => {
                 crate::image::scan_image_tar(shown, &buf, opts, sink);
             }

@@ -31,7 +31,9 @@ pub struct HistoryStats {
 /// Is `path` the top of a git repository (a work tree with `.git`, or a bare repository)?
 pub fn is_git_repo(path: &Path) -> bool {
     path.join(".git").exists()
-        || (path.join("HEAD").is_file() && path.join("objects").is_dir() && path.join("refs").is_dir())
+        || (path.join("HEAD").is_file()
+            && path.join("objects").is_dir()
+            && path.join("refs").is_dir())
 }
 
 struct CommitInfo {
@@ -93,22 +95,29 @@ pub fn scan_git_history(
     // 1. Tips: every ref, fully peeled, plus a detached HEAD.
     let mut tips = Vec::new();
     let mut buf = Vec::new();
-    let classify = |id: ObjectId, name: String, buf: &mut Vec<u8>| match repo.objects.try_find(&id, buf) {
-        Ok(Some(obj)) => match obj.kind {
-            gix::objs::Kind::Commit => Some(Tip::Commit(id)),
-            gix::objs::Kind::Tree => Some(Tip::Tree(id, name)),
-            gix::objs::Kind::Blob => Some(Tip::Blob(id, name)),
-            gix::objs::Kind::Tag => None,
-        },
-        Ok(None) => {
-            skip(format!("{shown}@{name}"), format!("ref points to missing object {id}"));
-            None
-        }
-        Err(e) => {
-            skip(format!("{shown}@{name}"), format!("cannot read object {id}: {e}"));
-            None
-        }
-    };
+    let classify =
+        |id: ObjectId, name: String, buf: &mut Vec<u8>| match repo.objects.try_find(&id, buf) {
+            Ok(Some(obj)) => match obj.kind {
+                gix::objs::Kind::Commit => Some(Tip::Commit(id)),
+                gix::objs::Kind::Tree => Some(Tip::Tree(id, name)),
+                gix::objs::Kind::Blob => Some(Tip::Blob(id, name)),
+                gix::objs::Kind::Tag => None,
+            },
+            Ok(None) => {
+                skip(
+                    format!("{shown}@{name}"),
+                    format!("ref points to missing object {id}"),
+                );
+                None
+            }
+            Err(e) => {
+                skip(
+                    format!("{shown}@{name}"),
+                    format!("cannot read object {id}: {e}"),
+                );
+                None
+            }
+        };
     match repo.references() {
         Ok(platform) => match platform.all() {
             Ok(iter) => {
@@ -118,7 +127,10 @@ pub fn scan_git_history(
                             let name = r.name().as_bstr().to_string();
                             match r.into_fully_peeled_id() {
                                 Ok(id) => tips.extend(classify(id.detach(), name, &mut buf)),
-                                Err(e) => skip(format!("{shown}@{name}"), format!("cannot resolve ref: {e}")),
+                                Err(e) => skip(
+                                    format!("{shown}@{name}"),
+                                    format!("cannot resolve ref: {e}"),
+                                ),
                             }
                         }
                         Err(e) => skip(shown.clone(), format!("unreadable ref: {e}")),
@@ -161,10 +173,16 @@ pub fn scan_git_history(
                     Ok(c) => {
                         let (author, date) = match c.author() {
                             Ok(a) => {
-                                let who = format!("{} <{}>", a.name.to_string().trim(), a.email.to_string().trim());
+                                let who = format!(
+                                    "{} <{}>",
+                                    a.name.to_string().trim(),
+                                    a.email.to_string().trim()
+                                );
                                 let when = a
                                     .time()
-                                    .map(|t| t.format_or_unix(gix::date::time::format::ISO8601_STRICT))
+                                    .map(|t| {
+                                        t.format_or_unix(gix::date::time::format::ISO8601_STRICT)
+                                    })
                                     .unwrap_or_default();
                                 (who, when)
                             }
@@ -190,7 +208,10 @@ pub fn scan_git_history(
             }
             Ok(None) => {
                 if !shallow.contains(&id) {
-                    skip(format!("{shown}@{id}"), "missing commit object (corrupt or partial clone)".into());
+                    skip(
+                        format!("{shown}@{id}"),
+                        "missing commit object (corrupt or partial clone)".into(),
+                    );
                 }
                 None
             }
@@ -238,7 +259,10 @@ pub fn scan_git_history(
                             match e {
                                 Ok(e) => v.push((e.mode, e.filename.to_string(), e.oid.to_owned())),
                                 Err(err) => {
-                                    skip(format!("{shown}@{label}:{dir}"), format!("corrupt tree {tid}: {err}"));
+                                    skip(
+                                        format!("{shown}@{label}:{dir}"),
+                                        format!("corrupt tree {tid}: {err}"),
+                                    );
                                     break;
                                 }
                             }
@@ -246,28 +270,47 @@ pub fn scan_git_history(
                         v
                     }
                     Ok(_) => {
-                        skip(format!("{shown}@{label}:{dir}"), format!("missing tree object {tid}"));
+                        skip(
+                            format!("{shown}@{label}:{dir}"),
+                            format!("missing tree object {tid}"),
+                        );
                         continue;
                     }
                     Err(e) => {
-                        skip(format!("{shown}@{label}:{dir}"), format!("cannot read tree {tid}: {e}"));
+                        skip(
+                            format!("{shown}@{label}:{dir}"),
+                            format!("cannot read tree {tid}: {e}"),
+                        );
                         continue;
                     }
                 };
             for (mode, name, oid) in entries {
-                let path = if dir.is_empty() { name } else { format!("{dir}/{name}") };
+                let path = if dir.is_empty() {
+                    name
+                } else {
+                    format!("{dir}/{name}")
+                };
                 if mode.is_tree() {
                     trees.push((oid, path));
                 } else if mode.is_blob() && !seen_blobs.contains(&oid) && !opts.excluded(&path) {
                     seen_blobs.insert(oid);
-                    blobs.push(BlobRef { id: oid, commit, path });
+                    blobs.push(BlobRef {
+                        id: oid,
+                        commit,
+                        path,
+                    });
                 }
             }
         }
     };
     for &ci in &order {
         let (tree, id) = (commits[ci].tree, commits[ci].id);
-        walk_tree(tree, Some(ci), &id.to_hex_with_len(12).to_string(), &mut buf);
+        walk_tree(
+            tree,
+            Some(ci),
+            &id.to_hex_with_len(12).to_string(),
+            &mut buf,
+        );
     }
     for tip in &tips {
         if let Tip::Tree(id, name) = tip {
@@ -277,7 +320,11 @@ pub fn scan_git_history(
     for tip in &tips {
         if let Tip::Blob(id, name) = tip {
             if seen_blobs.insert(*id) {
-                blobs.push(BlobRef { id: *id, commit: None, path: name.clone() });
+                blobs.push(BlobRef {
+                    id: *id,
+                    commit: None,
+                    path: name.clone(),
+                });
             }
         }
     }

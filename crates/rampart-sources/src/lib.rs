@@ -37,12 +37,12 @@ mod image;
 mod registry;
 
 pub use archive::{ArchiveLimits, Expanding};
-pub use fs::{scan_path, scan_stdin};
-pub use registry::{RegistryAuth, scan_registry};
+pub use fs::{scan_bytes, scan_path, scan_stdin};
 pub use git::{GitError, HistoryStats, is_git_repo, scan_git_history};
+pub use registry::{RegistryAuth, scan_registry};
 
-use rampart_core::{Finding, Item, Skipped};
 pub(crate) use rampart_core::human_size;
+use rampart_core::{Finding, Item, Skipped};
 
 /// Receives what a source produces. Called concurrently from the source's worker threads.
 pub trait Sink: Sync {

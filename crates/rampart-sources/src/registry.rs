@@ -28,8 +28,12 @@ struct Ref {
 }
 
 fn parse(s: &str) -> Result<Ref, String> {
-    let rest = s.strip_prefix("registry://").ok_or("a registry reference starts with registry://")?;
-    let (host, path) = rest.split_once('/').ok_or("expected registry://HOST/REPOSITORY[:TAG]")?;
+    let rest = s
+        .strip_prefix("registry://")
+        .ok_or("a registry reference starts with registry://")?;
+    let (host, path) = rest
+        .split_once('/')
+        .ok_or("expected registry://HOST/REPOSITORY[:TAG]")?;
     if host.is_empty() || path.is_empty() {
         return Err("expected registry://HOST/REPOSITORY[:TAG]".into());
     }
@@ -42,10 +46,18 @@ fn parse(s: &str) -> Result<Ref, String> {
         }
     };
     let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c);
-    if !repo.chars().all(ok) || !reference.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c)) {
+    if !repo.chars().all(ok)
+        || !reference
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+    {
         return Err(format!("`{path}` is not a valid repository and tag"));
     }
-    Ok(Ref { host: host.to_string(), repo, reference })
+    Ok(Ref {
+        host: host.to_string(),
+        repo,
+        reference,
+    })
 }
 
 struct Client {
@@ -57,7 +69,13 @@ struct Client {
 }
 
 fn loopback(host: &str) -> bool {
-    let h = host.rsplit_once(':').map_or(host, |(h, p)| if p.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    let h = host.rsplit_once(':').map_or(host, |(h, p)| {
+        if p.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
     matches!(h, "localhost" | "127.0.0.1" | "[::1]") || h.starts_with("127.")
 }
 
@@ -66,7 +84,11 @@ fn challenge_params(h: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = h;
     while let Some(eq) = rest.find('=') {
-        let key = rest[..eq].trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = rest[..eq]
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = &rest[eq + 1..];
         let (value, next) = if let Some(v) = after.strip_prefix('"') {
             match v.find('"') {
@@ -87,7 +109,11 @@ fn challenge_params(h: &str) -> Vec<(String, String)> {
 
 impl Client {
     fn new(r: &Ref, auth: RegistryAuth) -> Client {
-        let scheme = if auth.insecure || loopback(&r.host) { "http" } else { "https" };
+        let scheme = if auth.insecure || loopback(&r.host) {
+            "http"
+        } else {
+            "https"
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_connect(Some(std::time::Duration::from_secs(30)))
             .timeout_recv_response(Some(std::time::Duration::from_secs(120)))
@@ -127,23 +153,46 @@ impl Client {
             .to_string();
         if challenge.to_ascii_lowercase().starts_with("bearer") {
             let params = challenge_params(&challenge["bearer".len()..]);
-            let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            let get = |k: &str| {
+                params
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+            };
             let realm = get("realm").ok_or("the registry's bearer challenge has no realm")?;
             let service = get("service").unwrap_or_default();
             let scope = get("scope").unwrap_or_else(|| self.scope.clone());
             let sep = if realm.contains('?') { '&' } else { '?' };
-            let token_url = format!("{realm}{sep}service={}&scope={}", enc(&service), enc(&scope));
+            let token_url = format!(
+                "{realm}{sep}service={}&scope={}",
+                enc(&service),
+                enc(&scope)
+            );
             let mut req = self.agent.get(&token_url);
             if let Some((u, p)) = &self.auth.basic {
                 req = req.header("Authorization", &basic(u, p));
             }
-            let mut tr = req.call().map_err(|e| format!("token server {realm}: {e}"))?;
+            let mut tr = req
+                .call()
+                .map_err(|e| format!("token server {realm}: {e}"))?;
             if !tr.status().is_success() {
-                return Err(format!("token server {realm} refused: HTTP {}", tr.status()));
+                return Err(format!(
+                    "token server {realm} refused: HTTP {}",
+                    tr.status()
+                ));
             }
-            let body = tr.body_mut().with_config().limit(1 << 20).read_to_string().map_err(|e| format!("token server: {e}"))?;
-            let v: Value = serde_json::from_str(&body).map_err(|e| format!("token server answer is not JSON: {e}"))?;
-            let token = v["token"].as_str().or(v["access_token"].as_str()).ok_or("token server answer has no token")?;
+            let body = tr
+                .body_mut()
+                .with_config()
+                .limit(1 << 20)
+                .read_to_string()
+                .map_err(|e| format!("token server: {e}"))?;
+            let v: Value = serde_json::from_str(&body)
+                .map_err(|e| format!("token server answer is not JSON: {e}"))?;
+            let token = v["token"]
+                .as_str()
+                .or(v["access_token"].as_str())
+                .ok_or("token server answer has no token")?;
             self.token = Some(token.to_string());
             self.request(url, accept)
         } else if self.auth.basic.is_none() {
@@ -180,7 +229,8 @@ impl Client {
         if !resp.status().is_success() {
             return Err(format!("{url}: HTTP {}", resp.status()));
         }
-        let mut file = std::fs::File::create(into).map_err(|e| format!("{}: {e}", into.display()))?;
+        let mut file =
+            std::fs::File::create(into).map_err(|e| format!("{}: {e}", into.display()))?;
         let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
         std::io::copy(&mut reader, &mut file).map_err(|e| format!("{url}: {e}"))?;
         Ok(())
@@ -189,18 +239,30 @@ impl Client {
 
 fn basic(user: &str, pass: &str) -> String {
     use base64::Engine;
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
 }
 
 fn enc(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
 fn sha256_hex(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Pull `reference` into a temporary OCI layout and scan it. Problems become skip entries.
@@ -210,7 +272,12 @@ pub fn scan_registry(reference: &str, auth: RegistryAuth, opts: &SourceOptions, 
     }
 }
 
-fn pull_and_scan(reference: &str, auth: RegistryAuth, opts: &SourceOptions, sink: &dyn Sink) -> Result<(), String> {
+fn pull_and_scan(
+    reference: &str,
+    auth: RegistryAuth,
+    opts: &SourceOptions,
+    sink: &dyn Sink,
+) -> Result<(), String> {
     let r = parse(reference)?;
     let mut client = Client::new(&r, auth);
     let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
@@ -224,18 +291,30 @@ fn pull_and_scan(reference: &str, auth: RegistryAuth, opts: &SourceOptions, sink
     let (top, media) = client.manifest(&r.reference)?;
     let top_digest = save(&top)?;
     if r.reference.starts_with("sha256:") && r.reference != top_digest {
-        return Err(format!("the registry answered {top_digest} for {}", r.reference));
+        return Err(format!(
+            "the registry answered {top_digest} for {}",
+            r.reference
+        ));
     }
-    let doc: Value = serde_json::from_slice(&top).map_err(|e| format!("manifest is not JSON: {e}"))?;
+    let doc: Value =
+        serde_json::from_slice(&top).map_err(|e| format!("manifest is not JSON: {e}"))?;
     let mut manifests = Vec::new();
     if doc.get("manifests").is_some() {
         for m in doc["manifests"].as_array().cloned().unwrap_or_default() {
-            if let (Some(want), Some(os), Some(arch)) = (&opts.platform, m["platform"]["os"].as_str(), m["platform"]["architecture"].as_str()) {
-                if !format!("{os}/{arch}").starts_with(want.as_str()) && !want.starts_with(&format!("{os}/{arch}")) {
+            if let (Some(want), Some(os), Some(arch)) = (
+                &opts.platform,
+                m["platform"]["os"].as_str(),
+                m["platform"]["architecture"].as_str(),
+            ) {
+                if !format!("{os}/{arch}").starts_with(want.as_str())
+                    && !want.starts_with(&format!("{os}/{arch}"))
+                {
                     continue;
                 }
             }
-            let Some(d) = m["digest"].as_str() else { continue };
+            let Some(d) = m["digest"].as_str() else {
+                continue;
+            };
             let (body, _) = client.manifest(d)?;
             save(&body)?;
             manifests.push(body);
@@ -244,9 +323,20 @@ fn pull_and_scan(reference: &str, auth: RegistryAuth, opts: &SourceOptions, sink
         manifests.push(top.clone());
     }
     for body in &manifests {
-        let m: Value = serde_json::from_slice(body).map_err(|e| format!("manifest is not JSON: {e}"))?;
-        let mut wanted: Vec<String> = m["config"]["digest"].as_str().map(str::to_string).into_iter().collect();
-        wanted.extend(m["layers"].as_array().into_iter().flatten().filter_map(|l| l["digest"].as_str().map(str::to_string)));
+        let m: Value =
+            serde_json::from_slice(body).map_err(|e| format!("manifest is not JSON: {e}"))?;
+        let mut wanted: Vec<String> = m["config"]["digest"]
+            .as_str()
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        wanted.extend(
+            m["layers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l["digest"].as_str().map(str::to_string)),
+        );
         for d in wanted {
             let Some(path) = crate::image::blob_path(&d) else {
                 return Err(format!("malformed digest `{d}` in a manifest"));
@@ -255,13 +345,23 @@ fn pull_and_scan(reference: &str, auth: RegistryAuth, opts: &SourceOptions, sink
             if !target.exists() {
                 if let Err(e) = client.blob(&d, &target) {
                     // The image scan reports the missing blob as an integrity finding.
-                    sink.skipped(Skipped::new(format!("{reference}@{d}"), format!("cannot download blob: {e}")));
+                    sink.skipped(Skipped::new(
+                        format!("{reference}@{d}"),
+                        format!("cannot download blob: {e}"),
+                    ));
                     let _ = std::fs::remove_file(&target);
                 }
             }
         }
     }
-    let media = if media.is_empty() { doc["mediaType"].as_str().unwrap_or("application/vnd.oci.image.manifest.v1+json").to_string() } else { media };
+    let media = if media.is_empty() {
+        doc["mediaType"]
+            .as_str()
+            .unwrap_or("application/vnd.oci.image.manifest.v1+json")
+            .to_string()
+    } else {
+        media
+    };
     let index = json!({
         "schemaVersion": 2,
         "manifests": [{
@@ -272,7 +372,11 @@ fn pull_and_scan(reference: &str, auth: RegistryAuth, opts: &SourceOptions, sink
         }],
     });
     std::fs::write(dir.path().join("index.json"), index.to_string()).map_err(|e| e.to_string())?;
-    std::fs::write(dir.path().join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.path().join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .map_err(|e| e.to_string())?;
     crate::image::scan_oci_dir(dir.path(), reference, opts, sink);
     Ok(())
 }
@@ -284,8 +388,14 @@ mod tests {
     #[test]
     fn references() {
         let r = parse("registry://127.0.0.1:5000/team/app:1.2").unwrap();
-        assert_eq!((r.host.as_str(), r.repo.as_str(), r.reference.as_str()), ("127.0.0.1:5000", "team/app", "1.2"));
-        assert_eq!(parse("registry://ghcr.io/acme/api").unwrap().reference, "latest");
+        assert_eq!(
+            (r.host.as_str(), r.repo.as_str(), r.reference.as_str()),
+            ("127.0.0.1:5000", "team/app", "1.2")
+        );
+        assert_eq!(
+            parse("registry://ghcr.io/acme/api").unwrap().reference,
+            "latest"
+        );
         let d = format!("sha256:{}", "a".repeat(64));
         assert_eq!(parse(&format!("registry://h/r@{d}")).unwrap().reference, d);
         assert!(parse("registry://host").is_err());
@@ -294,10 +404,14 @@ mod tests {
 
     #[test]
     fn challenges_and_basic_auth() {
-        let p = challenge_params(r#" realm="http://a/token",service="reg",scope="repository:x:pull""#);
+        let p =
+            challenge_params(r#" realm="http://a/token",service="reg",scope="repository:x:pull""#);
         assert_eq!(p[0], ("realm".into(), "http://a/token".into()));
         assert_eq!(p[2], ("scope".into(), "repository:x:pull".into()));
-        assert_eq!(basic("aladdin", "opensesame"), "Basic YWxhZGRpbjpvcGVuc2VzYW1l");
+        assert_eq!(
+            basic("aladdin", "opensesame"),
+            "Basic YWxhZGRpbjpvcGVuc2VzYW1l"
+        );
         assert!(loopback("127.0.0.1:5000") && loopback("localhost") && !loopback("ghcr.io"));
     }
 }

@@ -1,16 +1,16 @@
 //! Streaming one image's layers, top layer first.
 
-use super::layout::{Blob, BlobRef, Image, Store, mismatch};
+use super::layout::{BlobRef, Hasher, Image, Store};
 use super::work::{Pool, with_pool};
 use super::{Problem, report_integrity};
 use crate::{Sink, SourceOptions, human_size};
 use rampart_core::{Item, Location, Severity, Skipped};
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 
 /// Bytes of file contents waiting for workers, per image.
-const QUEUE_BUDGET: u64 = 64 << 20;
+const QUEUE_BUDGET: u64 = 32 << 20;
 
 /// What a layer does to the layers below it.
 #[derive(Default)]
@@ -48,7 +48,10 @@ impl Hidden {
                 Some(k) => &p[..k],
                 None => "",
             };
-            for j in [self.files.get(parent), self.dirs.get(parent)].into_iter().flatten() {
+            for j in [self.files.get(parent), self.dirs.get(parent)]
+                .into_iter()
+                .flatten()
+            {
                 best = Some(best.map_or(*j, |b| b.min(*j)));
             }
             if parent.is_empty() {
@@ -80,14 +83,19 @@ fn normalize(raw: &str) -> (String, bool) {
 }
 
 /// Decompress a layer by its magic bytes: gzip, zstd (all frames) or plain tar.
-fn decoder<'a>(data: &'a [u8]) -> Result<Box<dyn Read + 'a>, String> {
-    if data.starts_with(b"\x1f\x8b") {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(data)))
-    } else if data.starts_with(b"\x28\xb5\x2f\xfd") || data.starts_with(b"\x50\x2a\x4d\x18") {
-        Ok(Box::new(ZstdFrames { rest: data, cur: None }))
+fn decoder<'r, R: BufRead + 'r>(mut raw: R) -> std::io::Result<Box<dyn Read + 'r>> {
+    let head = raw.fill_buf()?;
+    Ok(if head.starts_with(b"\x1f\x8b") {
+        Box::new(flate2::bufread::MultiGzDecoder::new(raw))
+    } else if head.starts_with(b"\x28\xb5\x2f\xfd") || head.starts_with(b"\x50\x2a\x4d\x18") {
+        Box::new(ZstdFrames {
+            src: raw,
+            dec: ruzstd::decoding::FrameDecoder::new(),
+            in_frame: false,
+        })
     } else {
-        Ok(Box::new(data))
-    }
+        Box::new(raw)
+    })
 }
 
 /// Remembers whether the underlying stream reached its end.
@@ -101,39 +109,60 @@ impl<R: Read> Read for TrackEof<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let (total, _) = self.state.get();
-        self.state.set((total + n as u64, n == 0 && !buf.is_empty()));
+        self.state
+            .set((total + n as u64, n == 0 && !buf.is_empty()));
         Ok(n)
     }
 }
 
 /// Every frame of a zstd stream, skipping skippable frames (ruzstd decodes one frame at a time).
-struct ZstdFrames<'a> {
-    rest: &'a [u8],
-    cur: Option<ruzstd::decoding::StreamingDecoder<&'a [u8], ruzstd::decoding::FrameDecoder>>,
+struct ZstdFrames<R: BufRead> {
+    src: R,
+    dec: ruzstd::decoding::FrameDecoder,
+    in_frame: bool,
 }
 
-impl Read for ZstdFrames<'_> {
+impl<R: BufRead> Read for ZstdFrames<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use ruzstd::decoding::BlockDecodingStrategy;
+        use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
+        let bad = |e: &dyn std::fmt::Display| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("zstd: {e}"))
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
         loop {
-            if let Some(d) = &mut self.cur {
-                let n = d.read(buf)?;
-                if n > 0 || buf.is_empty() {
-                    return Ok(n);
+            if !self.in_frame {
+                if self.src.fill_buf()?.is_empty() {
+                    return Ok(0);
                 }
-                self.rest = d.get_ref();
-                self.cur = None;
-            }
-            if self.rest.is_empty() {
-                return Ok(0);
-            }
-            use ruzstd::decoding::errors::{FrameDecoderError, ReadFrameHeaderError};
-            match ruzstd::decoding::StreamingDecoder::new(self.rest) {
-                Ok(d) => self.cur = Some(d),
-                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame { length, .. })) => {
-                    let skip = (8 + length as usize).min(self.rest.len());
-                    self.rest = &self.rest[skip..];
+                match self.dec.reset(&mut self.src) {
+                    Ok(()) => self.in_frame = true,
+                    Err(FrameDecoderError::ReadFrameHeaderError(
+                        ReadFrameHeaderError::SkipFrame { length, .. },
+                    )) => {
+                        std::io::copy(
+                            &mut (&mut self.src).take(u64::from(length)),
+                            &mut std::io::sink(),
+                        )?;
+                        continue;
+                    }
+                    Err(e) => return Err(bad(&e)),
                 }
-                Err(e) => return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("zstd: {e}"))),
+            }
+            if self.dec.is_finished() && self.dec.can_collect() == 0 {
+                self.in_frame = false;
+                continue;
+            }
+            while self.dec.can_collect() == 0 && !self.dec.is_finished() {
+                self.dec
+                    .decode_blocks(&mut self.src, BlockDecodingStrategy::UptoBlocks(1))
+                    .map_err(|e| bad(&e))?;
+            }
+            let n = self.dec.read(buf)?;
+            if n > 0 {
+                return Ok(n);
             }
         }
     }
@@ -157,31 +186,72 @@ pub(crate) fn scan_layers(
             let id = layer.id();
             let blob = match store.by_name(&layer.name) {
                 None => {
-                    report_integrity(sink, label, &problem("image-missing-blob", layer, index, format!("layer {index} ({id}) is named by the manifest but missing from the image")));
+                    report_integrity(
+                        sink,
+                        label,
+                        &problem(
+                            "image-missing-blob",
+                            layer,
+                            index,
+                            format!(
+                                "layer {index} ({id}) is named by the manifest but missing from the image"
+                            ),
+                        ),
+                    );
                     continue;
                 }
                 Some(Err(e)) => {
-                    sink.skipped(Skipped::new(format!("{label}[layer {index}]"), format!("cannot read layer blob: {e}")));
+                    sink.skipped(Skipped::new(
+                        format!("{label}[layer {index}]"),
+                        format!("cannot read layer blob: {e}"),
+                    ));
                     continue;
                 }
-                Some(Ok(b)) => Arc::new(b),
+                Some(Ok(b)) => b,
             };
             let fresh = seen.insert(id.clone());
             if let (true, Some(d)) = (fresh, layer.digest.clone()) {
-                let blob = Arc::clone(&blob);
-                let label = label.to_string();
-                let lref = BlobRef { name: layer.name.clone(), digest: Some(d.clone()) };
-                pool.submit(0, move || {
-                    if let Some(actual) = mismatch(&d, &blob) {
-                        report_integrity(sink, &label, &problem("image-digest-mismatch", &lref, index, format!("layer {index} does not match its digest {d} (content hashes to {actual})")));
-                    }
-                });
+                // The digest is checked from a second read of the blob on a worker, so the thread
+                // that decompresses does not also hash.
+                if let Some(Ok(copy)) = store.by_name(&layer.name) {
+                    let label = label.to_string();
+                    let lref = BlobRef {
+                        name: layer.name.clone(),
+                        digest: Some(d.clone()),
+                    };
+                    pool.submit(0, move || {
+                        let Some(mut h) = Hasher::for_digest(&d) else { return };
+                        let mut r = copy.reader();
+                        let mut buf = vec![0u8; 256 << 10];
+                        loop {
+                            match r.read(&mut buf) {
+                                Ok(0) => break,
+                                Ok(n) => h.update(&buf[..n]),
+                                Err(e) => {
+                                    sink.skipped(Skipped::new(format!("{label}[layer {index}]"), format!("cannot read the layer to check its digest: {e}")));
+                                    return;
+                                }
+                            }
+                        }
+                        if let Some(actual) = h.mismatch(&d) {
+                            report_integrity(sink, &label, &problem("image-digest-mismatch", &lref, index, format!("layer {index} does not match its digest {d} (content hashes to {actual})")));
+                        }
+                    });
+                }
             }
             let fx = match cache.get(&id) {
                 Some(fx) if !fresh => Arc::clone(fx),
                 _ => {
-                    let ctx = LayerCtx { label, id: &id, index, image, hidden: &hidden, opts, sink };
-                    let fx = Arc::new(stream(&ctx, &blob, fresh, pool));
+                    let ctx = LayerCtx {
+                        label,
+                        id: &id,
+                        index,
+                        image,
+                        hidden: &hidden,
+                        opts,
+                        sink,
+                    };
+                    let fx = Arc::new(stream(&ctx, blob.reader(), fresh, pool));
                     cache.insert(id.clone(), Arc::clone(&fx));
                     fx
                 }
@@ -213,24 +283,36 @@ struct LayerCtx<'c, 's> {
 }
 
 /// Read one layer's entries; hand file contents to the pool (when `emit`); return its effects.
-fn stream<'s>(ctx: &LayerCtx<'_, 's>, blob: &Blob<'_>, emit: bool, pool: &Pool<'s>) -> Effects {
+fn stream<'s>(
+    ctx: &LayerCtx<'_, 's>,
+    raw: Box<dyn Read + Send + '_>,
+    emit: bool,
+    pool: &Pool<'s>,
+) -> Effects {
     let mut fx = Effects::default();
     let where_ = || format!("{}[layer {}]", ctx.label, ctx.index);
-    let reader = match decoder(blob) {
+    let reader = match decoder(BufReader::with_capacity(256 << 10, raw)) {
         Ok(r) => r,
         Err(e) => {
-            ctx.sink.skipped(Skipped::new(where_(), e));
+            ctx.sink
+                .skipped(Skipped::new(where_(), format!("cannot read layer: {e}")));
             return fx;
         }
     };
     let state = std::rc::Rc::new(std::cell::Cell::new((0u64, false)));
-    let mut ar = tar::Archive::new(TrackEof { inner: reader, state: std::rc::Rc::clone(&state) });
+    let mut ar = tar::Archive::new(TrackEof {
+        inner: reader,
+        state: std::rc::Rc::clone(&state),
+    });
     // Where the last entry's data ends in the stream (0 before any entry).
     let mut data_end = 0u64;
     let entries = match ar.entries() {
         Ok(e) => e,
         Err(e) => {
-            ctx.sink.skipped(Skipped::new(where_(), format!("layer is not a readable tar: {e}")));
+            ctx.sink.skipped(Skipped::new(
+                where_(),
+                format!("layer is not a readable tar: {e}"),
+            ));
             return fx;
         }
     };
@@ -252,8 +334,16 @@ fn stream<'s>(ctx: &LayerCtx<'_, 's>, blob: &Blob<'_>, emit: bool, pool: &Pool<'
         let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
         let (path, escaped) = normalize(&raw);
         if escaped && emit {
-            let lref = BlobRef { name: raw.clone(), digest: None };
-            let mut p = problem("image-path-escape", &lref, ctx.index, format!("layer entry `{raw}` climbs out of the image root with `..`"));
+            let lref = BlobRef {
+                name: raw.clone(),
+                digest: None,
+            };
+            let mut p = problem(
+                "image-path-escape",
+                &lref,
+                ctx.index,
+                format!("layer entry `{raw}` climbs out of the image root with `..`"),
+            );
             p.severity = Severity::Medium;
             p.layer = Some(ctx.id.to_string());
             report_integrity(ctx.sink, ctx.label, &p);
@@ -267,7 +357,11 @@ fn stream<'s>(ctx: &LayerCtx<'_, 's>, blob: &Blob<'_>, emit: bool, pool: &Pool<'
             continue;
         }
         if let Some(victim) = name.strip_prefix(".wh.") {
-            fx.hides.push(if dir.is_empty() { victim.to_string() } else { format!("{dir}/{victim}") });
+            fx.hides.push(if dir.is_empty() {
+                victim.to_string()
+            } else {
+                format!("{dir}/{victim}")
+            });
             continue;
         }
         let kind = e.header().entry_type();
@@ -287,7 +381,11 @@ fn stream<'s>(ctx: &LayerCtx<'_, 's>, blob: &Blob<'_>, emit: bool, pool: &Pool<'
         if size > ctx.opts.max_file_size {
             ctx.sink.skipped(Skipped::new(
                 format!("{}:{path}", where_()),
-                format!("file is {}, over the {} limit (--max-file-size)", human_size(size), human_size(ctx.opts.max_file_size)),
+                format!(
+                    "file is {}, over the {} limit (--max-file-size)",
+                    human_size(size),
+                    human_size(ctx.opts.max_file_size)
+                ),
             ));
             if std::io::copy(&mut e, &mut std::io::sink()).is_ok_and(|n| n == size) {
                 data_end = end_of_data;
@@ -298,7 +396,10 @@ fn stream<'s>(ctx: &LayerCtx<'_, 's>, blob: &Blob<'_>, emit: bool, pool: &Pool<'
         match e.read_to_end(&mut data) {
             Ok(n) if n as u64 == size => data_end = end_of_data,
             Ok(_) | Err(_) => {
-                ctx.sink.skipped(Skipped::new(format!("{}:{path}", where_()), "layer is truncated or corrupt inside this file; rest of the layer not scanned"));
+                ctx.sink.skipped(Skipped::new(
+                    format!("{}:{path}", where_()),
+                    "layer is truncated or corrupt inside this file; rest of the layer not scanned",
+                ));
                 break;
             }
         }
@@ -312,7 +413,11 @@ fn stream<'s>(ctx: &LayerCtx<'_, 's>, blob: &Blob<'_>, emit: bool, pool: &Pool<'
         }
         let sink = ctx.sink;
         pool.submit(data.len() as u64, move || {
-            sink.item(&Item { path: &path, data: &data, location: &location });
+            sink.item(&Item {
+                path: &path,
+                data: &data,
+                location: &location,
+            });
         });
     }
     fx
@@ -333,8 +438,20 @@ mod tests {
     fn hidden_by_whiteouts_opaque_dirs_and_replacements() {
         let mut h = Hidden::default();
         // layer 3: replaces app/config.yml; layer 2: deletes secrets/ and makes cache/ opaque.
-        h.apply(3, &Effects { hides: vec!["app/config.yml".into()], opaque: vec![] });
-        h.apply(2, &Effects { hides: vec!["secrets".into()], opaque: vec!["cache".into()] });
+        h.apply(
+            3,
+            &Effects {
+                hides: vec!["app/config.yml".into()],
+                opaque: vec![],
+            },
+        );
+        h.apply(
+            2,
+            &Effects {
+                hides: vec!["secrets".into()],
+                opaque: vec!["cache".into()],
+            },
+        );
         assert_eq!(h.lookup("app/config.yml"), Some(3));
         assert_eq!(h.lookup("secrets/.env"), Some(2));
         assert_eq!(h.lookup("secrets"), Some(2));
@@ -342,7 +459,13 @@ mod tests {
         assert_eq!(h.lookup("cache"), None);
         assert_eq!(h.lookup("app/main.py"), None);
         // A lower layer's own replacement wins when it is lower (closer to the reader).
-        h.apply(1, &Effects { hides: vec!["app/config.yml".into()], opaque: vec![] });
+        h.apply(
+            1,
+            &Effects {
+                hides: vec!["app/config.yml".into()],
+                opaque: vec![],
+            },
+        );
         assert_eq!(h.lookup("app/config.yml"), Some(1));
     }
 }

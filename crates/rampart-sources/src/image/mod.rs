@@ -15,11 +15,30 @@ use std::path::Path;
 
 pub(crate) use layout::{blob_path, is_image_tar, is_oci_dir};
 
-/// Scan an image archive already in memory (memory-mapped) at `shown`.
+/// Scan an image archive held in memory at `shown`.
 pub(crate) fn scan_image_tar(shown: &str, data: &[u8], opts: &SourceOptions, sink: &dyn Sink) {
-    match layout::Store::from_tar(data) {
+    match layout::Store::from_tar(layout::TarSrc::Bytes(data)) {
         Ok(store) => scan_store(shown, &store, opts, sink),
-        Err(e) => sink.skipped(Skipped::new(shown, format!("image archive unreadable: {e}"))),
+        Err(e) => sink.skipped(Skipped::new(
+            shown,
+            format!("image archive unreadable: {e}"),
+        )),
+    }
+}
+
+/// Scan an image archive file, reading it positionally (never holding it in memory).
+pub(crate) fn scan_image_file(
+    shown: &str,
+    file: std::fs::File,
+    opts: &SourceOptions,
+    sink: &dyn Sink,
+) {
+    match layout::Store::from_tar(layout::TarSrc::File(file)) {
+        Ok(store) => scan_store(shown, &store, opts, sink),
+        Err(e) => sink.skipped(Skipped::new(
+            shown,
+            format!("image archive unreadable: {e}"),
+        )),
     }
 }
 
@@ -80,7 +99,13 @@ pub(crate) fn report_integrity(sink: &dyn Sink, image: &str, p: &Problem) {
     location.image = Some(image.to_string());
     location.layer = p.layer.clone();
     location.layer_index = p.layer_index;
-    let mut f = Finding::new(Kind::Integrity, p.rule, p.severity, p.message.clone(), location);
+    let mut f = Finding::new(
+        Kind::Integrity,
+        p.rule,
+        p.severity,
+        p.message.clone(),
+        location,
+    );
     f.remediation = Some(match p.rule {
         "image-path-escape" => "Do not extract this layer with a tool that follows `..`; rebuild the image from a trusted base.".into(),
         _ => "Do not run this image: pull or rebuild it from a trusted source. Content that does not match its digest was altered or corrupted after the image was built.".into(),
@@ -103,7 +128,11 @@ fn scan_metadata(label: &str, image: &layout::Image, sink: &dyn Sink) {
         });
     };
     for (k, v) in &image.annotations {
-        emit("(manifest)", format!("manifest.annotations.{k}"), &format!("{k}={v}"));
+        emit(
+            "(manifest)",
+            format!("manifest.annotations.{k}"),
+            &format!("{k}={v}"),
+        );
     }
     let Some(config) = &image.config_json else {
         return;
@@ -125,7 +154,11 @@ fn scan_metadata(label: &str, image: &layout::Image, sink: &dyn Sink) {
     if let Some(labels) = c["Labels"].as_object() {
         for (k, v) in labels {
             if let Some(s) = v.as_str() {
-                emit("(config)", format!("config.Labels.{k}"), &format!("{k}={s}"));
+                emit(
+                    "(config)",
+                    format!("config.Labels.{k}"),
+                    &format!("{k}={s}"),
+                );
             }
         }
     }

@@ -1,5 +1,5 @@
 //! A small work pool for one image: the thread that decompresses a layer hands file contents to
-//! workers, with the bytes waiting in the queue bounded. When the queue is full the producer
+//! workers, with the bytes waiting in the queue bounded, and keeps large files for itself. When the queue is full the producer
 //! does the work itself, so memory stays bounded and nothing can deadlock.
 
 use std::collections::VecDeque;
@@ -22,8 +22,9 @@ pub(crate) struct Pool<'a> {
 
 impl<'a> Pool<'a> {
     /// Run `job`, which holds about `cost` bytes, now or on a worker.
+    /// Large jobs always run on the producer, so at most one large buffer is alive at a time.
     pub(crate) fn submit(&self, cost: u64, job: impl FnOnce() + Send + 'a) {
-        if self.workers == 0 {
+        if self.workers == 0 || cost > self.budget / 4 {
             job();
             return;
         }

@@ -64,7 +64,8 @@ pub fn layer(entries: &[Entry<'_>]) -> Vec<u8> {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_mode(0o644);
                 h.set_size(*size);
-                b.append_data(&mut h, p, std::io::Read::take(std::io::repeat(0), *size)).unwrap();
+                b.append_data(&mut h, p, std::io::Read::take(std::io::repeat(0), *size))
+                    .unwrap();
             }
         }
     }
@@ -82,7 +83,10 @@ pub fn zstd(data: &[u8]) -> Vec<u8> {
 }
 
 pub fn sha256(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub struct Blobs(pub Vec<(String, Vec<u8>)>);
@@ -163,7 +167,11 @@ pub fn oci(images: &[Img<'_>]) -> (Blobs, Vec<u8>) {
 
 pub fn write_oci_dir(dir: &Path, blobs: &Blobs, index: &[u8]) {
     std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
-    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion": "1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("oci-layout"),
+        br#"{"imageLayoutVersion": "1.0.0"}"#,
+    )
+    .unwrap();
     std::fs::write(dir.join("index.json"), index).unwrap();
     for (hex, data) in &blobs.0 {
         std::fs::write(dir.join("blobs/sha256").join(hex), data).unwrap();
@@ -185,7 +193,10 @@ pub fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 
 pub fn oci_tar(blobs: &Blobs, index: &[u8]) -> Vec<u8> {
     let mut files = vec![
-        ("oci-layout".to_string(), br#"{"imageLayoutVersion": "1.0.0"}"#.to_vec()),
+        (
+            "oci-layout".to_string(),
+            br#"{"imageLayoutVersion": "1.0.0"}"#.to_vec(),
+        ),
         ("index.json".to_string(), index.to_vec()),
     ];
     for (hex, data) in &blobs.0 {
@@ -198,7 +209,10 @@ pub fn oci_tar(blobs: &Blobs, index: &[u8]) -> Vec<u8> {
 /// `<config digest>.json`, layers verified through the config's `rootfs.diff_ids`.
 pub fn docker_save(layers: &[Vec<u8>], config: serde_json::Value, tag: &str) -> Vec<u8> {
     let mut config = config;
-    let diff_ids: Vec<String> = layers.iter().map(|l| format!("sha256:{}", sha256(l))).collect();
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256(l)))
+        .collect();
     config["rootfs"] = serde_json::json!({"type": "layers", "diff_ids": diff_ids});
     let cbytes = serde_json::to_vec(&config).unwrap();
     let chex = sha256(&cbytes);
@@ -209,7 +223,11 @@ pub fn docker_save(layers: &[Vec<u8>], config: serde_json::Value, tag: &str) -> 
         names.push(name.clone());
         files.push((name, l.clone()));
     }
-    let manifest = serde_json::json!([{"Config": format!("{chex}.json"), "RepoTags": [tag], "Layers": names}]);
-    files.push(("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()));
+    let manifest =
+        serde_json::json!([{"Config": format!("{chex}.json"), "RepoTags": [tag], "Layers": names}]);
+    files.push((
+        "manifest.json".into(),
+        serde_json::to_vec(&manifest).unwrap(),
+    ));
     tar_of(&files)
 }
