@@ -99,17 +99,50 @@ def secret_kinds(g):
         ("PyPI", lambda: "pypi-AgEIcHlwaS5vcmc" + g.s(140, URLSAFE), "PYPI_TOKEN"),
         ("Shopify", lambda: "shpat_" + g.s(32, HEX), "SHOPIFY_ACCESS_TOKEN"),
         ("DigitalOcean", lambda: "dop_v1_" + g.s(64, HEX), "DIGITALOCEAN_TOKEN"),
-        ("HashiCorp Vault", lambda: "hvs." + g.s(24), "VAULT_TOKEN"),
+        # Vault >= 1.10 service tokens: `hvs.` + a base64url protobuf (about 90 characters).
+        ("HashiCorp Vault", lambda: "hvs.CAESI" + g.s(86, URLSAFE), "VAULT_TOKEN"),
         ("Linear", lambda: "lin_api_" + g.s(40), "LINEAR_API_KEY"),
         ("Doppler", lambda: "dp.pt." + g.s(43), "DOPPLER_TOKEN"),
         ("Grafana", lambda: "glsa_" + g.s(32) + "_" + g.s(8, HEX), "GRAFANA_SERVICE_ACCOUNT_TOKEN"),
         ("Postman", lambda: "PMAK-" + g.s(24, HEX) + "-" + g.s(34, HEX), "POSTMAN_API_KEY"),
         ("Telegram", lambda: str(r.randint(10**8, 10**10 - 1)) + ":AA" + g.s(33, URLSAFE), "TELEGRAM_BOT_TOKEN"),
-        ("age", lambda: "AGE-SECRET-KEY-1" + g.s(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"), "AGE_KEY"),
+        ("age", lambda: age_key(g), "AGE_KEY"),
         ("Docker Hub", lambda: "dckr_pat_" + g.s(27, URLSAFE), "DOCKERHUB_TOKEN"),
         ("Generic", lambda: g.s(14, ALNUM) + r.choice("!#%&*") + g.s(5), "DB_PASSWORD"),
         ("Generic", lambda: g.s(50, ALNUM + "!@#%^&*(-_=+)"), "DJANGO_SECRET_KEY"),
     ]
+
+
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def bech32_polymod(values):
+    gen = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
+    chk = 1
+    for v in values:
+        b = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i in range(5):
+            chk ^= gen[i] if (b >> i) & 1 else 0
+    return chk
+
+
+def age_key(g):
+    """An age X25519 identity: bech32 (BIP-173) of 32 random bytes, hrp `age-secret-key-`."""
+    data, acc, bits = [], 0, 0
+    for byte in g.r.randbytes(32):
+        acc = (acc << 8) | byte
+        bits += 8
+        while bits >= 5:
+            bits -= 5
+            data.append((acc >> bits) & 31)
+    if bits:
+        data.append((acc << (5 - bits)) & 31)
+    hrp = "age-secret-key-"
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    poly = bech32_polymod(expanded + data + [0] * 6) ^ 1
+    check = [(poly >> 5 * (5 - i)) & 31 for i in range(6)]
+    return (hrp + "1" + "".join(BECH32[d] for d in data + check)).upper()
 
 
 def pem_rsa(g):
@@ -249,7 +282,8 @@ def main():
                 inserts.append((key, key, "Private key"))
             elif roll < 0.08:
                 doc, key = gcp_sa(g)
-                inserts.append((doc, key, "GCP service account"))
+                # In the JSON file the key's newlines are `\n` escapes: that is the text to find.
+                inserts.append((doc, json.dumps(key)[1:-1], "GCP service account"))
             elif roll < 0.12:
                 t = jwt(g)
                 inserts.append((f"Authorization: Bearer {t}", t, "JWT"))

@@ -2,8 +2,8 @@
 """Score a scanner's report against a corpus truth file.
 
 A finding is true when it is in the same file as a planted secret and its reported secret and the
-planted one overlap (one contains the other, or they share a 16-character run): tools capture
-slightly different spans (a whole URL or only its password). Several findings on one planted
+planted one overlap (one contains the other, or they share a run of at least half the shorter
+one): tools capture slightly different spans (a whole URL or only its password). Several findings on one planted
 secret count once for recall and are reported as duplicates; a finding matching no planted secret
 is a false positive.
 
@@ -46,11 +46,14 @@ def load(tool, report):
 
 
 def overlap(a, b):
+    """Same secret, captured with different spans: one contains the other, or they share a run as
+    long as half the shorter one (secrets of one kind share prefixes such as a JWT header or a
+    PEM armour line, so a short shared run is not enough)."""
     if not a or not b:
         return False
     if a in b or b in a:
         return True
-    k = 16
+    k = max(16, min(len(a), len(b)) // 2)
     if len(a) < k or len(b) < k:
         return False
     grams = {a[i:i + k] for i in range(len(a) - k + 1)}
@@ -72,11 +75,11 @@ def main():
     tp = fp = dup = 0
     fps = []
     for (path, line, secret, rule) in load(a.tool, a.report):
-        hit = None
-        for i in by_file.get(path, []):
-            if overlap(secret, truth[i]["secret"]):
-                hit = i
-                break
+        # Prefer a planted secret not yet found, so two findings of two similar secrets in one
+        # file are not both credited to the first.
+        matches = [i for i in by_file.get(path, []) if overlap(secret, truth[i]["secret"])]
+        fresh = [i for i in matches if i not in found]
+        hit = fresh[0] if fresh else (matches[0] if matches else None)
         if hit is None:
             fp += 1
             fps.append((path, line, rule, secret[:60]))

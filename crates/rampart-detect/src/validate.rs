@@ -470,10 +470,17 @@ pub fn looks_like_code(v: &[u8]) -> bool {
     if s.contains("://") || s.starts_with('/') || s.starts_with("./") || s.starts_with("~/") {
         return true;
     }
-    if s.bytes()
-        .any(|b| matches!(b, b'(' | b')' | b'[' | b']' | b'{' | b'}'))
-    {
-        return true;
+    // Calls, indexing and literals: `get_password()`, `cfg["db"]`, `{{ secret }}`, `[REDACTED]`.
+    // A bracket in the middle of random characters (`Tr0u#b(4dor&3`) is not code.
+    if let Some(i) = s.find(['(', ')', '[', ']', '{', '}']) {
+        let before = &s[..i];
+        if i == 0
+            || before.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$' | b':' | b'-' | b'>')
+            })
+        {
+            return true;
+        }
     }
     if s.bytes()
         .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
@@ -601,7 +608,13 @@ mod tests {
         ] {
             assert!(looks_like_code(c.as_bytes()), "{c}");
         }
-        for v in ["hM2kq9Vz7Lw4", "S3cr3t!Passw0rd", "Tr0ub4dor&3"] {
+        for v in [
+            "hM2kq9Vz7Lw4",
+            "S3cr3t!Passw0rd",
+            "Tr0ub4dor&3",
+            "Tr0u#b(4dor&3",
+            "k8^s)Pq2!x",
+        ] {
             assert!(!looks_like_code(v.as_bytes()), "{v}");
         }
     }
