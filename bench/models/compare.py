@@ -47,11 +47,14 @@ def run_rampart():
     verdict = {f: (False, False) for f in files}
     if ONLY:
         return verdict, best
+    # `rampart scan … -f jsonl`: one finding per line, then {"skipped": …} lines.
     for line in p.stdout.splitlines():
         o = json.loads(line)
-        rel = os.path.relpath(o["path"], corpus)
+        if o.get("kind") != "unsafe-model":
+            continue
+        rel = os.path.relpath(o["location"]["path"], corpus)
         if rel in verdict:
-            verdict[rel] = (bool(o["findings"]), False)
+            verdict[rel] = (True, False)
     return verdict, best
 
 

@@ -18,7 +18,6 @@ export KERAS_BACKEND=torch
 rm -rf "$here/corpus"
 "$venv/bin/python" "$here/gen_corpus.py" "$here/corpus" 2> "$here/gen_corpus.log"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-# Until `rampart scan` is wired to rampart-models, the crate's example is the harness.
-cargo build --release -j2 -p rampart-models --example scan_models --manifest-path "$root/Cargo.toml"
-bin="$CARGO_TARGET_DIR/release/examples/scan_models"
-"$venv/bin/python" "$here/compare.py" "$here/corpus" "$bin"
+cargo build --release -j2 -p rampart-cli --manifest-path "$root/Cargo.toml"
+bin="$CARGO_TARGET_DIR/release/rampart"
+"$venv/bin/python" "$here/compare.py" "$here/corpus" "$bin" scan -f jsonl --fail-on none --no-progress

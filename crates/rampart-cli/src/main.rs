@@ -23,6 +23,22 @@ struct Cli {
 enum Command {
     /// Scan files, directories, git history and stdin for leaked credentials and other problems.
     Scan(cmd::scan::Args),
+    /// Manage the offline advisory database (OSV) used by the dependency checks.
+    Db(cmd::db::Args),
+    /// Write a CycloneDX 1.6 SBOM of the packages in a directory or lockfile.
+    Sbom(cmd::sbom::Args),
+    /// Propose the smallest upgrades that fix known vulnerable or malicious packages.
+    FixPlan(cmd::fix_plan::Args),
+    /// Judge URLs: registrable domain, phishing tricks, and the brand a lookalike imitates.
+    Url(cmd::url::Args),
+    /// Verify where users really are from latency: physical bounds, relays, impossible travel.
+    Presence(cmd::presence::Args),
+    /// Run the AI gateway: virtual keys, limits, routing, audit trail (`--init` writes a config).
+    Gateway(cmd::gateway::Args),
+    /// Create, list, revoke and rotate the gateway's virtual keys.
+    Keys(cmd::keys::Args),
+    /// Verify and export the gateway's tamper-evident audit trail.
+    Audit(cmd::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +52,14 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Scan(a) => cmd::scan::run(a),
+        Command::Db(a) => cmd::db::run(a),
+        Command::Sbom(a) => cmd::sbom::run(a),
+        Command::FixPlan(a) => cmd::fix_plan::run(a),
+        Command::Url(a) => cmd::url::run(a),
+        Command::Presence(a) => cmd::presence::run(a),
+        Command::Gateway(a) => cmd::gateway::run(a),
+        Command::Keys(a) => cmd::keys::run(a),
+        Command::Audit(a) => cmd::audit::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,7 +11,12 @@ fn skipped(v: &serde_json::Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["path"].as_str().unwrap().to_string(), s["reason"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -29,7 +34,10 @@ fn symlinks_special_files_huge_files_and_odd_names() {
     big.set_len(3 << 30).unwrap();
     // A named pipe: opening it for reading would block forever if the scanner tried.
     let fifo = p.join("pipe");
-    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(status.success());
     // A name and content that are not UTF-8.
     let odd = std::ffi::OsStr::from_bytes(b"caf\xe9.env");
@@ -38,15 +46,31 @@ fn symlinks_special_files_huge_files_and_odd_names() {
     fs::write(p.join(odd), content).unwrap();
 
     let out = rampart(p, &["scan", ".", "-f", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     let s = skipped(&v);
     let reason = |path: &str| s.iter().find(|(p, _)| p == path).map(|(_, r)| r.clone());
     assert_eq!(reason("dangling").as_deref(), Some("broken symbolic link"));
-    assert!(reason("huge.bin").unwrap().contains("over the 256.0 MiB limit"), "{s:?}");
-    assert!(reason("pipe").unwrap().contains("not a regular file"), "{s:?}");
+    assert!(
+        reason("huge.bin")
+            .unwrap()
+            .contains("over the 256.0 MiB limit"),
+        "{s:?}"
+    );
+    assert!(
+        reason("pipe").unwrap().contains("not a regular file"),
+        "{s:?}"
+    );
     assert!(reason("loop/up").unwrap().contains("not followed"), "{s:?}");
-    let paths: Vec<&str> = findings(&v).iter().map(|f| f["location"]["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = findings(&v)
+        .iter()
+        .map(|f| f["location"]["path"].as_str().unwrap())
+        .collect();
     assert!(paths.contains(&"good.env"), "{paths:?}");
     assert!(paths.contains(&"caf\u{fffd}.env"), "{paths:?}");
 
@@ -54,14 +78,24 @@ fn symlinks_special_files_huge_files_and_odd_names() {
     let out = rampart(p, &["scan", ".", "-f", "json", "--follow-symlinks"]);
     assert_eq!(out.status.code(), Some(1));
     let s = skipped(&json(&out));
-    assert!(s.iter().any(|(_, r)| r.contains("symbolic link loop")), "{s:?}");
+    assert!(
+        s.iter().any(|(_, r)| r.contains("symbolic link loop")),
+        "{s:?}"
+    );
 }
 
 #[test]
 fn size_cap_is_configurable() {
     let d = tempfile::tempdir().unwrap();
-    fs::write(d.path().join("a.env"), format!("{}\nT={}\n", "x".repeat(4096), github_token(22))).unwrap();
-    let v = json(&rampart(d.path(), &["scan", ".", "-f", "json", "--max-file-size", "1K"]));
+    fs::write(
+        d.path().join("a.env"),
+        format!("{}\nT={}\n", "x".repeat(4096), github_token(22)),
+    )
+    .unwrap();
+    let v = json(&rampart(
+        d.path(),
+        &["scan", ".", "-f", "json", "--max-file-size", "1K"],
+    ));
     assert!(findings(&v).is_empty());
     assert!(skipped(&v)[0].1.contains("over the 1.0 KiB limit"));
 }
@@ -73,7 +107,10 @@ fn missing_paths_are_skipped_not_fatal() {
     let out = rampart(d.path(), &["scan", "does-not-exist", "a.env", "-f", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
-    assert_eq!(skipped(&v), vec![("does-not-exist".to_string(), "not found".to_string())]);
+    assert_eq!(
+        skipped(&v),
+        vec![("does-not-exist".to_string(), "not found".to_string())]
+    );
     assert_eq!(findings(&v).len(), 1);
 }
 
@@ -85,18 +122,40 @@ fn corrupt_repository_reports_missing_objects_and_continues() {
     fs::write(d.path().join("keep.env"), format!("T={tok}\n")).unwrap();
     git(d.path(), &["add", "."]);
     git(d.path(), &["commit", "-qm", "keep"]);
-    fs::write(d.path().join("lost.txt"), "this blob will be deleted from the object store\n").unwrap();
+    fs::write(
+        d.path().join("lost.txt"),
+        "this blob will be deleted from the object store\n",
+    )
+    .unwrap();
     git(d.path(), &["add", "."]);
     git(d.path(), &["commit", "-qm", "lost"]);
     let blob = git(d.path(), &["rev-parse", "HEAD:lost.txt"]);
-    fs::remove_file(d.path().join(".git/objects").join(&blob[..2]).join(&blob[2..])).unwrap();
+    fs::remove_file(
+        d.path()
+            .join(".git/objects")
+            .join(&blob[..2])
+            .join(&blob[2..]),
+    )
+    .unwrap();
 
-    let out = rampart(d.path(), &["scan", ".", "--git", "-f", "json", "--show-secrets"]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = rampart(
+        d.path(),
+        &["scan", ".", "--git", "-f", "json", "--show-secrets"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     assert!(findings(&v).iter().any(|f| f["secret"] == tok.as_str()));
     let s = skipped(&v);
-    assert!(s.iter().any(|(p, r)| p.ends_with("lost.txt") && r.contains(&blob)), "{s:?}");
+    assert!(
+        s.iter()
+            .any(|(p, r)| p.ends_with("lost.txt") && r.contains(&blob)),
+        "{s:?}"
+    );
 }
 
 #[test]
@@ -113,10 +172,20 @@ fn shallow_clone_is_noted_and_scanned() {
     git(&origin, &["commit", "-qm", "new"]);
     let url = format!("file://{}", origin.display());
     git(d.path(), &["clone", "-q", "--depth", "1", &url, "shallow"]);
-    let out = rampart(&d.path().join("shallow"), &["scan", ".", "--git", "-f", "json"]);
+    let out = rampart(
+        &d.path().join("shallow"),
+        &["scan", ".", "--git", "-f", "json"],
+    );
     let v = json(&out);
-    assert!(skipped(&v).iter().any(|(_, r)| r.contains("shallow clone")), "{v:#}");
-    assert_eq!(findings(&v).len(), 2, "both files are in the single fetched commit");
+    assert!(
+        skipped(&v).iter().any(|(_, r)| r.contains("shallow clone")),
+        "{v:#}"
+    );
+    assert_eq!(
+        findings(&v).len(),
+        2,
+        "both files are in the single fetched commit"
+    );
 }
 
 #[test]
@@ -135,5 +204,10 @@ fn unparseable_ignore_file_is_reported() {
     let out = rampart(d.path(), &["scan", ".", "-f", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
-    assert!(skipped(&v).iter().any(|(p, r)| p.ends_with(".rampartignore") && r.contains("line 1") || r.contains(":1:")), "{v:#}");
+    assert!(
+        skipped(&v).iter().any(
+            |(p, r)| p.ends_with(".rampartignore") && r.contains("line 1") || r.contains(":1:")
+        ),
+        "{v:#}"
+    );
 }

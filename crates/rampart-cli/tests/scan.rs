@@ -10,7 +10,11 @@ fn finds_a_secret_in_a_directory_redacts_it_and_exits_1() {
     let d = tempfile::tempdir().unwrap();
     let tok = github_token(1);
     fs::create_dir(d.path().join("ci")).unwrap();
-    fs::write(d.path().join("ci/deploy.yml"), format!("env:\n  GITHUB_TOKEN: {tok}\n")).unwrap();
+    fs::write(
+        d.path().join("ci/deploy.yml"),
+        format!("env:\n  GITHUB_TOKEN: {tok}\n"),
+    )
+    .unwrap();
     fs::write(d.path().join("clean.txt"), "nothing to see\n").unwrap();
     let out = rampart(d.path(), &["scan", ".", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
@@ -24,15 +28,24 @@ fn finds_a_secret_in_a_directory_redacts_it_and_exits_1() {
     assert_eq!(f["location"]["line"], 2);
     assert_eq!(f["location"]["column"], 17);
     assert_eq!(f["fingerprint"].as_str().unwrap().len(), 32);
-    assert_eq!(f["secret"].as_str().unwrap(), format!("ghp_…{}", &tok[tok.len() - 2..]));
+    assert_eq!(
+        f["secret"].as_str().unwrap(),
+        format!("ghp_…{}", &tok[tok.len() - 2..])
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&tok));
 
-    let shown = rampart(d.path(), &["scan", ".", "--format", "json", "--show-secrets"]);
+    let shown = rampart(
+        d.path(),
+        &["scan", ".", "--format", "json", "--show-secrets"],
+    );
     assert_eq!(findings(&json(&shown))[0]["secret"], tok.as_str());
 
     let table = rampart(d.path(), &["scan", "."]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("CRITICAL") && text.contains("ci/deploy.yml:2:17"), "{text}");
+    assert!(
+        text.contains("CRITICAL") && text.contains("ci/deploy.yml:2:17"),
+        "{text}"
+    );
     assert!(!text.contains(&tok));
 }
 
@@ -41,18 +54,45 @@ fn clean_tree_exits_0_and_fail_on_sets_the_threshold() {
     let d = tempfile::tempdir().unwrap();
     fs::write(d.path().join("a.txt"), "hello\n").unwrap();
     assert_eq!(rampart(d.path(), &["scan", "."]).status.code(), Some(0));
-    fs::write(d.path().join("settings.env"), "DB_PASSWORD=hM2kq9Vz7Lw4Rt\n").unwrap();
+    fs::write(
+        d.path().join("settings.env"),
+        "DB_PASSWORD=hM2kq9Vz7Lw4Rt\n",
+    )
+    .unwrap();
     assert_eq!(rampart(d.path(), &["scan", "."]).status.code(), Some(1));
-    assert_eq!(rampart(d.path(), &["scan", ".", "--fail-on", "high"]).status.code(), Some(0));
-    assert_eq!(rampart(d.path(), &["scan", ".", "--fail-on", "none"]).status.code(), Some(0));
-    assert_eq!(rampart(d.path(), &["scan", ".", "--fail-on", "medium"]).status.code(), Some(1));
+    assert_eq!(
+        rampart(d.path(), &["scan", ".", "--fail-on", "high"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        rampart(d.path(), &["scan", ".", "--fail-on", "none"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        rampart(d.path(), &["scan", ".", "--fail-on", "medium"])
+            .status
+            .code(),
+        Some(1)
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
     let d = tempfile::tempdir().unwrap();
-    assert_eq!(rampart(d.path(), &["scan", "--format", "xml"]).status.code(), Some(2));
-    assert_eq!(rampart(d.path(), &["scan", "--no-such-flag"]).status.code(), Some(2));
+    assert_eq!(
+        rampart(d.path(), &["scan", "--format", "xml"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        rampart(d.path(), &["scan", "--no-such-flag"]).status.code(),
+        Some(2)
+    );
     let out = rampart(d.path(), &["scan", ".", "--baseline", "missing.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
@@ -66,7 +106,11 @@ fn usage_errors_exit_2() {
 fn stdin_is_scanned_as_dash() {
     let d = tempfile::tempdir().unwrap();
     let tok = github_token(2);
-    let out = rampart_stdin(d.path(), &["scan", "-", "--format", "json"], format!("x {tok}\n").as_bytes());
+    let out = rampart_stdin(
+        d.path(),
+        &["scan", "-", "--format", "json"],
+        format!("x {tok}\n").as_bytes(),
+    );
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(findings(&v)[0]["location"]["path"], "-");
@@ -77,7 +121,11 @@ fn history_finds_a_secret_added_then_deleted_with_commit_author_and_date() {
     let d = tempfile::tempdir().unwrap();
     repo(d.path());
     let tok = github_token(3);
-    fs::write(d.path().join("deploy.sh"), format!("export GITHUB_TOKEN={tok}\n")).unwrap();
+    fs::write(
+        d.path().join("deploy.sh"),
+        format!("export GITHUB_TOKEN={tok}\n"),
+    )
+    .unwrap();
     git(d.path(), &["add", "."]);
     git(d.path(), &["commit", "-qm", "add deploy"]);
     let added = git(d.path(), &["rev-parse", "HEAD"]);
@@ -87,10 +135,16 @@ fn history_finds_a_secret_added_then_deleted_with_commit_author_and_date() {
     // The working tree alone is clean.
     assert_eq!(rampart(d.path(), &["scan", "."]).status.code(), Some(0));
 
-    let out = rampart(d.path(), &["scan", ".", "--git-history", "--format", "json"]);
+    let out = rampart(
+        d.path(),
+        &["scan", ".", "--git-history", "--format", "json"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
-    let f: Vec<_> = findings(&v).iter().filter(|f| f["rule"] == "github-pat-classic").collect();
+    let f: Vec<_> = findings(&v)
+        .iter()
+        .filter(|f| f["rule"] == "github-pat-classic")
+        .collect();
     assert_eq!(f.len(), 1, "{v:#}");
     assert_eq!(f[0]["location"]["commit"], added.as_str());
     assert_eq!(f[0]["location"]["path"], "deploy.sh");
@@ -122,7 +176,10 @@ fn history_covers_other_branches_and_tags_and_scans_each_blob_once() {
     git(d.path(), &["tag", "-a", "v1.0", "-m", "release"]);
     git(d.path(), &["checkout", "-q", "main"]);
 
-    let out = rampart(d.path(), &["scan", ".", "--git", "--format", "json", "--show-secrets"]);
+    let out = rampart(
+        d.path(),
+        &["scan", ".", "--git", "--format", "json", "--show-secrets"],
+    );
     let v = json(&out);
     let secrets: Vec<(String, String, String)> = findings(&v)
         .iter()
@@ -135,25 +192,58 @@ fn history_covers_other_branches_and_tags_and_scans_each_blob_once() {
         })
         .collect();
     assert_eq!(secrets.len(), 2, "{secrets:?}");
-    assert!(secrets.contains(&(on_branch.clone(), "a.env".into(), first)), "{secrets:?}");
-    assert!(secrets.iter().any(|s| s.0 == on_tag && s.1 == "release.cfg"), "{secrets:?}");
+    assert!(
+        secrets.contains(&(on_branch.clone(), "a.env".into(), first)),
+        "{secrets:?}"
+    );
+    assert!(
+        secrets
+            .iter()
+            .any(|s| s.0 == on_tag && s.1 == "release.cfg"),
+        "{secrets:?}"
+    );
 }
 
 #[test]
 fn baseline_round_trip_reports_only_new_findings() {
     let d = tempfile::tempdir().unwrap();
     fs::write(d.path().join("old.env"), format!("T={}\n", github_token(6))).unwrap();
-    let out = rampart(d.path(), &["scan", "src-none", ".", "--write-baseline", "base.json", "--format", "json"]);
+    let out = rampart(
+        d.path(),
+        &[
+            "scan",
+            "src-none",
+            ".",
+            "--write-baseline",
+            "base.json",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let base = fs::read_to_string(d.path().join("base.json")).unwrap();
-    assert!(!base.contains(&github_token(6)), "baseline holds the secret");
+    assert!(
+        !base.contains(&github_token(6)),
+        "baseline holds the secret"
+    );
 
-    let again = rampart(d.path(), &["scan", ".", "--baseline", "base.json", "--format", "json"]);
-    assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stdout));
+    let again = rampart(
+        d.path(),
+        &["scan", ".", "--baseline", "base.json", "--format", "json"],
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
     assert_eq!(json(&again)["summary"]["suppressed"], 1);
 
     fs::write(d.path().join("new.env"), format!("T={}\n", github_token(7))).unwrap();
-    let newer = rampart(d.path(), &["scan", ".", "--baseline", "base.json", "--format", "json"]);
+    let newer = rampart(
+        d.path(),
+        &["scan", ".", "--baseline", "base.json", "--format", "json"],
+    );
     assert_eq!(newer.status.code(), Some(1));
     let v = json(&newer);
     assert_eq!(findings(&v).len(), 1);
@@ -165,7 +255,8 @@ fn fingerprints_survive_moving_the_secret_within_its_file() {
     let d = tempfile::tempdir().unwrap();
     let tok = github_token(8);
     fs::write(d.path().join("a.env"), format!("T={tok}\n")).unwrap();
-    let fp1 = findings(&json(&rampart(d.path(), &["scan", ".", "-f", "json"])))[0]["fingerprint"].clone();
+    let fp1 =
+        findings(&json(&rampart(d.path(), &["scan", ".", "-f", "json"])))[0]["fingerprint"].clone();
     fs::write(d.path().join("a.env"), format!("# a comment\n\nT={tok}\n")).unwrap();
     let v = json(&rampart(d.path(), &["scan", ".", "-f", "json"]));
     assert_eq!(findings(&v)[0]["fingerprint"], fp1);
@@ -176,10 +267,26 @@ fn fingerprints_survive_moving_the_secret_within_its_file() {
 fn inline_allow_and_rampartignore_suppress() {
     let d = tempfile::tempdir().unwrap();
     fs::create_dir_all(d.path().join("tests/fixtures")).unwrap();
-    fs::write(d.path().join("tests/fixtures/key.env"), format!("T={}\n", github_token(9))).unwrap();
-    fs::write(d.path().join("allowed.py"), format!("T = '{}'  # rampart:allow\n", github_token(10))).unwrap();
-    fs::write(d.path().join("known.env"), format!("T={}\n", github_token(11))).unwrap();
-    fs::write(d.path().join("live.env"), format!("T={}\n", github_token(12))).unwrap();
+    fs::write(
+        d.path().join("tests/fixtures/key.env"),
+        format!("T={}\n", github_token(9)),
+    )
+    .unwrap();
+    fs::write(
+        d.path().join("allowed.py"),
+        format!("T = '{}'  # rampart:allow\n", github_token(10)),
+    )
+    .unwrap();
+    fs::write(
+        d.path().join("known.env"),
+        format!("T={}\n", github_token(11)),
+    )
+    .unwrap();
+    fs::write(
+        d.path().join("live.env"),
+        format!("T={}\n", github_token(12)),
+    )
+    .unwrap();
     let v = json(&rampart(d.path(), &["scan", ".", "-f", "json"]));
     let known = findings(&v)
         .iter()
@@ -188,9 +295,16 @@ fn inline_allow_and_rampartignore_suppress() {
         .as_str()
         .unwrap()
         .to_string();
-    fs::write(d.path().join(".rampartignore"), format!("# fixtures are fake\ntests/fixtures/\n{known}\n")).unwrap();
+    fs::write(
+        d.path().join(".rampartignore"),
+        format!("# fixtures are fake\ntests/fixtures/\n{known}\n"),
+    )
+    .unwrap();
     let v = json(&rampart(d.path(), &["scan", ".", "-f", "json"]));
-    let paths: Vec<&str> = findings(&v).iter().map(|f| f["location"]["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = findings(&v)
+        .iter()
+        .map(|f| f["location"]["path"].as_str().unwrap())
+        .collect();
     assert_eq!(paths, vec!["live.env"]);
 }
 
@@ -198,13 +312,20 @@ fn inline_allow_and_rampartignore_suppress() {
 fn sarif_goes_to_the_output_file() {
     let d = tempfile::tempdir().unwrap();
     fs::write(d.path().join("a.env"), format!("T={}\n", github_token(13))).unwrap();
-    let out = rampart(d.path(), &["scan", "a.env", "--format", "sarif", "--output", "r.sarif"]);
+    let out = rampart(
+        d.path(),
+        &["scan", "a.env", "--format", "sarif", "--output", "r.sarif"],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(d.path().join("r.sarif")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(d.path().join("r.sarif")).unwrap()).unwrap();
     assert_eq!(v["version"], "2.1.0");
     assert_eq!(v["runs"][0]["results"][0]["ruleId"], "github-pat-classic");
-    assert_eq!(v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "a.env");
+    assert_eq!(
+        v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "a.env"
+    );
 }
 
 #[test]
@@ -226,7 +347,93 @@ negative_examples = ["acme_1", "acme_zz"]
 "#,
     )
     .unwrap();
-    fs::write(d.path().join("x.txt"), "key: acme_0f1e2d3c4b5a69788796a5b4c3d2e1f0\n").unwrap();
-    let v = json(&rampart(d.path(), &["scan", "x.txt", "-f", "json", "--extra-rules", "acme.toml"]));
+    fs::write(
+        d.path().join("x.txt"),
+        "key: acme_0f1e2d3c4b5a69788796a5b4c3d2e1f0\n",
+    )
+    .unwrap();
+    let v = json(&rampart(
+        d.path(),
+        &["scan", "x.txt", "-f", "json", "--extra-rules", "acme.toml"],
+    ));
     assert_eq!(findings(&v)[0]["rule"], "acme-token");
+}
+
+#[test]
+fn model_files_are_analysed_by_content_and_policy_extends_the_allowlist() {
+    let d = tempfile::tempdir().unwrap();
+    // pickle protocol 0 of an object whose __reduce__ is (posix.system, ("id",)), named like weights.
+    fs::write(
+        d.path().join("weights.bin"),
+        b"cposix\nsystem\np0\n(Vid\np1\ntp2\nRp3\n.",
+    )
+    .unwrap();
+    // An unknown but harmless global: `high` by default, allowed by a policy file.
+    fs::write(
+        d.path().join("cfg.pkl"),
+        b"\x80\x02cacme.config\nSettings\nq\x00)\x81q\x01.",
+    )
+    .unwrap();
+    let out = rampart(d.path(), &["scan", ".", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let by_path = |p: &str| {
+        findings(&v)
+            .iter()
+            .find(|f| f["location"]["path"] == p)
+            .cloned()
+    };
+    let bad = by_path("weights.bin").expect("the os.system pickle is found");
+    assert_eq!(bad["kind"], "unsafe-model");
+    assert_eq!(bad["severity"], "critical");
+    assert_eq!(bad["globals"][0], "posix.system");
+    let unknown = by_path("cfg.pkl").expect("the unknown global is reported");
+    assert_eq!(unknown["severity"], "high");
+
+    fs::write(
+        d.path().join("policy.toml"),
+        "allow = [\"acme.config.Settings\"]\n",
+    )
+    .unwrap();
+    let v = json(&rampart(
+        d.path(),
+        &["scan", ".", "-f", "json", "--model-policy", "policy.toml"],
+    ));
+    let paths: Vec<&str> = findings(&v)
+        .iter()
+        .map(|f| f["location"]["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec!["weights.bin"]);
+
+    fs::write(
+        d.path().join("bad-policy.toml"),
+        "allow = [\"not a name\"]\n",
+    )
+    .unwrap();
+    let out = rampart(
+        d.path(),
+        &["scan", ".", "--model-policy", "bad-policy.toml"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad-policy.toml"));
+}
+
+#[test]
+fn urls_flag_reports_malicious_links_in_text() {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(
+        d.path().join("mail.txt"),
+        "Hi,\nplease verify at https://paypal.com.secure-login.xyz/login today.\nDocs: https://www.paypal.com/help\n",
+    )
+    .unwrap();
+    let off = json(&rampart(d.path(), &["scan", ".", "-f", "json"]));
+    assert!(findings(&off).is_empty(), "URLs are off by default");
+    let out = rampart(d.path(), &["scan", ".", "-f", "json", "--urls"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let f = findings(&v);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["kind"], "url");
+    assert_eq!(f[0]["location"]["line"], 2);
+    assert!(f[0].to_string().contains("secure-login.xyz"));
 }

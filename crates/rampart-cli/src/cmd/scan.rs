@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use rampart_core::{Detector, Severity};
-use rampart_detect::{RuleSet, SecretDetector};
+use rampart_detect::{RuleSet, SecretDetector, StartupHookDetector};
 use rampart_report::{Baseline, Format, IgnoreFile, Report, exit_code, write_baseline};
 use rampart_scan::{GitMode, Progress, ScanConfig, Scanner, Target};
 use rampart_sources::SourceOptions;
@@ -12,6 +12,10 @@ use std::path::PathBuf;
 /// Arguments of `rampart scan`.
 #[derive(clap::Args)]
 #[command(after_help = "\
+Targets: files, directories, `-` (stdin), git repositories (--git-history, --git), container images
+(a `docker save` or OCI image tar, or an OCI layout directory, recognised by content), and images in
+a registry: registry://HOST[:PORT]/REPOSITORY[:TAG|@DIGEST] (OCI distribution API; anonymous,
+bearer-token or basic authentication).
 Exit codes: 0 = no finding at or above --fail-on, 1 = findings at or above it, 2 = usage or fatal error.
 Suppress findings with an inline `rampart:allow` comment on their line, a `.rampartignore` file in the
 scanned directory (gitignore-style globs and finding fingerprints, one per line), or --baseline.")]
@@ -59,6 +63,25 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
+    /// Container images: scan only manifests for this platform (`os/arch[/variant]`, e.g.
+    /// `linux/amd64`). Default: every platform in a multi-platform index.
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+    /// Advisory database for dependency checks (default: `$RAMPART_HOME/osv.rdb`, else the user
+    /// data directory). Without one, lockfiles are still inventoried but not matched.
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Also report URLs in scanned text whose verdict is malicious (kind `url`).
+    #[arg(long)]
+    pub urls: bool,
+    /// Model-file policy (TOML: `allow = [...]`, `deny = [...]` of `module.name` globals) that
+    /// extends the built-in pickle allowlist.
+    #[arg(long, value_name = "FILE")]
+    pub model_policy: Option<PathBuf>,
+    /// Talk plain HTTP to `registry://` hosts that are not loopback (loopback always uses HTTP).
+    /// Credentials come from RAMPART_REGISTRY_USER and RAMPART_REGISTRY_PASSWORD.
+    #[arg(long)]
+    pub registry_insecure: bool,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -95,7 +118,28 @@ fn detectors(args: &Args) -> Result<Vec<Box<dyn Detector>>> {
         extra.push((p.display().to_string(), text));
     }
     let rules = RuleSet::builtin_with(extra.iter().map(|(n, t)| (n.as_str(), t.as_str())))?;
-    Ok(vec![Box::new(SecretDetector::new(rules))])
+    // Sources expand plain archives (zip, jar, wheel, tar) into members themselves.
+    let models = rampart_models::ModelDetector::from_policy_file(args.model_policy.as_deref())?
+        .scan_generic_archives(false);
+    let deps = match rampart_deps::DepsDetector::open(args.db.as_deref()) {
+        Ok(d) => d,
+        Err(e @ rampart_deps::DbError::Missing(_)) if args.db.is_none() => {
+            eprintln!("rampart: note: {e}; dependency advisories are not checked");
+            rampart_deps::DepsDetector::inventory_only()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut detectors: Vec<Box<dyn Detector>> = vec![
+        Box::new(SecretDetector::new(rules).with_max_size(args.max_file_size)),
+        Box::new(models),
+        Box::new(StartupHookDetector),
+        Box::new(deps.with_include_reader(rampart_deps::walk::disk_include_reader())),
+    ];
+    if args.urls {
+        let judge = std::sync::Arc::new(rampart_url::Judge::default());
+        detectors.push(Box::new(rampart_url::UrlDetector::new(judge)));
+    }
+    Ok(detectors)
 }
 
 /// Run the scan.
@@ -110,7 +154,15 @@ pub fn run(args: Args) -> Result<u8> {
     } else {
         args.paths
             .iter()
-            .map(|p| if p == "-" { Target::Stdin } else { Target::Path(p.into()) })
+            .map(|p| {
+                if p == "-" {
+                    Target::Stdin
+                } else if p.starts_with("registry://") {
+                    Target::Registry(p.clone())
+                } else {
+                    Target::Path(p.into())
+                }
+            })
             .collect()
     };
     if targets.iter().filter(|t| **t == Target::Stdin).count() > 1 {
@@ -133,6 +185,7 @@ pub fn run(args: Args) -> Result<u8> {
             follow_symlinks: args.follow_symlinks,
             threads: args.threads,
             exclude: None,
+            platform: args.platform.clone(),
         },
         git: match (args.git_history, args.git) {
             (_, true) => GitMode::HistoryOnly,
@@ -141,23 +194,21 @@ pub fn run(args: Args) -> Result<u8> {
         },
         ignore_file,
         baseline,
+        registry: rampart_sources::RegistryAuth {
+            basic: match (
+                std::env::var("RAMPART_REGISTRY_USER"),
+                std::env::var("RAMPART_REGISTRY_PASSWORD"),
+            ) {
+                (Ok(u), Ok(p)) => Some((u, p)),
+                _ => None,
+            },
+            insecure: args.registry_insecure,
+        },
     };
     let scanner = Scanner::new(detectors(&args)?, config);
 
     let show_bar = !args.no_progress && std::io::stderr().is_terminal();
-    let bar = Bar(if show_bar {
-        let b = indicatif::ProgressBar::new_spinner();
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} scanning: {bytes} ({bytes_per_sec}), {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        b.enable_steady_tick(std::time::Duration::from_millis(120));
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    });
+    let bar = progress_bar(show_bar);
     let outcome = scanner.run(&targets, &bar);
     bar.0.finish_and_clear();
 
@@ -185,4 +236,35 @@ pub fn run(args: Args) -> Result<u8> {
         }
     }
     Ok(exit_code(&outcome.findings, fail_on))
+}
+
+/// Run only the dependency detector over `path` with the scanner's sources (directories, git
+/// working trees, images, archives), for `rampart sbom` and `rampart fix-plan`; the inventory
+/// accumulates in `det`.
+pub(crate) fn inventory(
+    path: &std::path::Path,
+    det: &rampart_deps::DepsDetector,
+) -> rampart_scan::Outcome {
+    let scanner = Scanner::new(vec![Box::new(det.clone())], ScanConfig::default());
+    let show_bar = std::io::stderr().is_terminal();
+    let bar = progress_bar(show_bar);
+    let out = scanner.run(&[Target::Path(path.to_path_buf())], &bar);
+    bar.0.finish_and_clear();
+    out
+}
+
+fn progress_bar(show: bool) -> Bar {
+    Bar(if show {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} scanning: {bytes} ({bytes_per_sec}), {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    })
 }

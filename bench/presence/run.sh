@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Presence benchmark: detection quality on simulated data (the profile the detectors were
+# developed against) and on data from generators they were not tuned on (every distribution's
+# parameters moved, other seeds, other city and landmark sets), plus single-core throughput.
+#
+#   bash bench/presence/run.sh            # full run (1,000 users per scenario; ~20 min on 2 cores)
+#   USERS=200 BIG_USERS=500 SWEEP=0 bash bench/presence/run.sh  # quick run, no location sweep
+#
+# Needs: cargo, python3 (standard library only). Writes bench/presence/out/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+USERS="${USERS:-1000}"
+BIG_USERS="${BIG_USERS:-3000}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+cargo build --release -p rampart-cli -j"${JOBS:-2}" >&2
+B="$CARGO_TARGET_DIR/release/rampart"
+OUT=bench/presence/out
+mkdir -p "$OUT"
+# "Within 200 interactions": judge each session on (a uniform sample of) at most 200 loops.
+echo '{"reservoir": 200}' > "$OUT/analyze-200.json"
+
+run() {
+    local name=$1
+    shift
+    "$B" presence simulate --out "$OUT/$name.jsonl" --users "$USERS" "$@" 2>"$OUT/$name.sim.log"
+    cat "$OUT/$name.sim.log" >&2
+    # Exit code 1 (some session not consistent) is expected here.
+    "$B" presence analyze "$OUT/$name.jsonl" --landmarks "$OUT/$name.landmarks.json" --no-store \
+        --format jsonl --config "$OUT/analyze-200.json" -q >"$OUT/$name.report.jsonl" || [ $? -eq 1 ]
+    python3 bench/presence/roc.py "$OUT/$name.labels.jsonl" "$OUT/$name.report.jsonl" \
+        --name "$name" --json "$OUT/$name.result.json"
+    # Location trade-off: how many upper-line outliers the region tolerates (default 1/3).
+    if [ "${SWEEP:-1}" = 1 ]; then
+        for f in 0 0.25 0.5; do
+            echo "{\"reservoir\": 200, \"region\": {\"gamma_max\": 3.0, \"slack_ms\": 5.0, \"outlier_fraction\": $f, \"rings\": 24, \"azimuths\": 64}}" >"$OUT/sweep.json"
+            "$B" presence analyze "$OUT/$name.jsonl" --landmarks "$OUT/$name.landmarks.json" --no-store \
+                --format jsonl --config "$OUT/sweep.json" -q >"$OUT/$name.sweep.jsonl" || [ $? -eq 1 ]
+            python3 bench/presence/roc.py "$OUT/$name.labels.jsonl" "$OUT/$name.sweep.jsonl" --name "$name" |
+                grep '^location' | sed "s/^/  outlier_fraction=$f: /"
+        done
+    fi
+}
+
+echo "## tuned-on profile" >&2
+run default-s1 --profile default --seed 1
+echo "## not tuned on" >&2
+run default-s2 --profile default --seed 2
+run alternative-s777 --profile alternative --seed 777
+run alternative-s9001-other-cities --profile alternative --seed 9001 --config bench/presence/other-cities.json
+run alt2-s4242 --profile default --seed 4242 --config bench/presence/alt2.json
+echo "## relays adding only 40-70 ms (second hop 100-700 km, fast encoder)" >&2
+run near-threshold-relays-s5 --profile default --seed 5 --config bench/presence/near-threshold.json
+run alternative-near-threshold-s31 --profile alternative --seed 31 --config bench/presence/near-threshold.json
+run alt2-near-threshold-s4343 --profile default --seed 4343 --config bench/presence/alt2-near-threshold.json
+
+echo "## throughput (one process, one core)" >&2
+"$B" presence simulate --out "$OUT/big.jsonl" --users "$BIG_USERS" --seed 42 2>"$OUT/big.sim.log"
+cat "$OUT/big.sim.log" >&2
+EVENTS=$(grep -o 'wrote [0-9]* events' "$OUT/big.sim.log" | grep -o '[0-9]*')
+BYTES=$(stat -c %s "$OUT/big.jsonl")
+for fmt in jsonl table; do
+    /usr/bin/time -f "%e %U %S %M" -o "$OUT/time-$fmt.txt" \
+        "$B" presence analyze "$OUT/big.jsonl" --landmarks "$OUT/big.landmarks.json" --no-store \
+        --format "$fmt" -q >/dev/null || true
+    read -r WALL USER SYS RSS < <(tail -n 1 "$OUT/time-$fmt.txt")
+    python3 -c "
+import sys
+ev, by, wall, user, sys_, rss = $EVENTS, $BYTES, $WALL, $USER, $SYS, $RSS
+cpu = user + sys_
+print(f'throughput ($fmt): {ev} events, {by/1e6:.0f} MB in {wall:.2f} s wall / {cpu:.2f} s CPU: '
+      f'{ev/cpu/1e6:.2f} M events/s per core ({by/cpu/1e6:.0f} MB/s), max RSS {rss/1024:.0f} MB')
+"
+done
+# Baselines in SQLite: same input, store on (writes one row per user at the end).
+rm -f "$OUT/bench.db"*
+/usr/bin/time -f "%e %U %S %M" -o "$OUT/time-store.txt" \
+    "$B" presence analyze "$OUT/big.jsonl" --landmarks "$OUT/big.landmarks.json" --db "$OUT/bench.db" \
+    --format jsonl -q >/dev/null || true
+read -r WALL USER SYS RSS < <(tail -n 1 "$OUT/time-store.txt")
+python3 -c "print(f'throughput (jsonl, with SQLite store): {$EVENTS/($USER+$SYS)/1e6:.2f} M events/s per core, {$WALL:.2f} s wall, max RSS {$RSS/1024:.0f} MB')"

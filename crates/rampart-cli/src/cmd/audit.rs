@@ -1,0 +1,179 @@
+//! `rampart audit`: verify the gateway's audit hash chain, export it as JSON Lines.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use rampart_gateway::{audit_json, now_ms, parse_time};
+use rampart_store::Store;
+use rampart_store::audit::{AuditLog, AuditQuery, hex};
+
+/// Arguments of `rampart audit`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct Source {
+    /// Gateway configuration file (names the database).
+    #[arg(long, default_value = "rampart.toml")]
+    config: PathBuf,
+    /// The database file, instead of the one named in --config.
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Walk the hash chain; exit 1 and name the first edited, reordered or deleted record.
+    Verify {
+        /// Output format: text or json.
+        #[arg(long, default_value = "text")]
+        format: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Write the audit records as JSON Lines (one record per line, oldest first).
+    Export {
+        /// Output format (jsonl).
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Only records at or after this time: RFC 3339, YYYY-MM-DD, or a duration ago (24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        source: Source,
+    },
+}
+
+fn open(source: &Source) -> anyhow::Result<Store> {
+    let path = match &source.db {
+        Some(p) => p.clone(),
+        None => rampart_gateway::Config::load(&source.config)?.database_path(),
+    };
+    if !path.exists() {
+        bail!("no database at {}", path.display());
+    }
+    Store::open(&path).with_context(|| format!("cannot open the database {}", path.display()))
+}
+
+/// Run the command; returns the exit code.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    match args.command {
+        Command::Verify { format, source } => {
+            let store = open(&source)?;
+            let r = store.verify_audit()?;
+            // Name the record a break points at, when it still exists.
+            let mut named = None;
+            if let Some(p) = &r.problem {
+                let seq = p.seq();
+                store.for_each_audit(
+                    AuditQuery {
+                        after_seq: Some(seq.saturating_sub(1)),
+                        tail: None,
+                        since_ms: None,
+                    },
+                    &mut |rec| {
+                        if named.is_none() && rec.seq == seq {
+                            named = Some((rec.entry.request_id.clone(), rec.entry.ts_ms));
+                        }
+                        Ok(())
+                    },
+                )?;
+            }
+            match format.as_str() {
+                "json" => {
+                    let v = serde_json::json!({
+                        "ok": r.problem.is_none(),
+                        "records": r.records,
+                        "last_seq": r.last.seq,
+                        "last_hash": hex(&r.last.hash),
+                        "problem": r.problem.as_ref().map(|p| serde_json::json!({
+                            "seq": p.seq(),
+                            "message": p.to_string(),
+                            "request_id": named.as_ref().map(|n| n.0.clone()),
+                        })),
+                    });
+                    println!("{v}");
+                }
+                "text" => match &r.problem {
+                    None => println!(
+                        "audit chain intact: {} records; head record {} hash {}",
+                        r.records,
+                        r.last.seq,
+                        hex(&r.last.hash)
+                    ),
+                    Some(p) => {
+                        let at = named
+                            .as_ref()
+                            .map(|(id, ts)| {
+                                format!(" (request {id} at {})", rampart_gateway::rfc3339(*ts))
+                            })
+                            .unwrap_or_default();
+                        println!("audit chain BROKEN at record {}{at}: {p}", p.seq());
+                    }
+                },
+                other => bail!("--format: `{other}` is not text or json"),
+            }
+            Ok(u8::from(r.problem.is_some()))
+        }
+        Command::Export {
+            format,
+            since,
+            output,
+            source,
+        } => {
+            if format != "jsonl" {
+                bail!("--format: `{format}` is not supported (use jsonl)");
+            }
+            let since_ms = match since {
+                None => None,
+                Some(s) => Some(
+                    parse_time(&s, now_ms(), false).map_err(|m| anyhow::anyhow!("--since: {m}"))?,
+                ),
+            };
+            let store = open(&source)?;
+            let out: Box<dyn Write> = match &output {
+                Some(p) => Box::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("cannot write {}", p.display()))?,
+                ),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut out = std::io::BufWriter::new(out);
+            let mut io_err = None;
+            store.for_each_audit(
+                AuditQuery {
+                    since_ms,
+                    ..Default::default()
+                },
+                &mut |rec| {
+                    if io_err.is_none()
+                        && let Err(e) = writeln!(out, "{}", audit_json(&rec))
+                    {
+                        io_err = Some(e);
+                    }
+                    Ok(())
+                },
+            )?;
+            if let Some(e) = io_err {
+                // A closed pipe (e.g. `| head`) is not an error.
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e.into());
+                }
+                return Ok(0);
+            }
+            if let Err(e) = out.flush()
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e.into());
+            }
+            Ok(0)
+        }
+    }
+}

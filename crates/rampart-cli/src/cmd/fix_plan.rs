@@ -1,0 +1,182 @@
+//! `rampart fix-plan`: the smallest upgrades that fix the known advisories of a project.
+
+use anyhow::{Result, bail};
+use rampart_deps::fixplan::{self, Action};
+use rampart_deps::{DepsDetector, walk};
+
+use std::path::PathBuf;
+
+/// `println!` into a buffer; the buffer is written at the end, where a closed pipe is not an error.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        OUT.with(|o| {
+            use std::fmt::Write as _;
+            let _ = writeln!(o.borrow_mut(), $($arg)*);
+        })
+    }};
+}
+
+thread_local! {
+    static OUT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Write what `outln!` collected to stdout; a closed pipe (`| head`) ends quietly.
+fn flush_out() -> Result<()> {
+    use std::io::Write as _;
+    let text = OUT.with(|o| std::mem::take(&mut *o.borrow_mut()));
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Arguments of `rampart fix-plan`.
+#[derive(clap::Args)]
+#[command(after_help = "\
+Reads Cargo.lock, package-lock.json/npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, requirements*.txt
+(with -r includes), poetry.lock, uv.lock, Pipfile.lock, pdm.lock, pylock.toml, go.mod, Gemfile.lock,
+composer.lock, and installed packages (*.dist-info/METADATA, *.egg-info, node_modules/**/package.json,
+var/lib/dpkg/status, lib/apk/db/installed) under PATH, matches them against the offline advisory
+database (`rampart db update`), and proposes for each vulnerable package the lowest version that
+fixes all its known advisories and is not itself affected or malicious (patch before minor before
+major). Targets are the fixed versions named by advisories: the database does not list every
+release. Exit codes: 0 = nothing vulnerable, 1 = vulnerable or malicious packages, 2 = error.")]
+pub struct Args {
+    /// Directory or lockfile.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Advisory database (default: $RAMPART_HOME/osv.rdb).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    /// List every skipped entry (unpinned requirements, local packages…), not only the first 20.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Run `rampart fix-plan`.
+pub fn run(args: Args) -> Result<u8> {
+    let r = run_inner(args);
+    flush_out()?;
+    r
+}
+
+fn run_inner(args: Args) -> Result<u8> {
+    if !args.path.exists() {
+        bail!("{}: no such file or directory", args.path.display());
+    }
+    let det =
+        DepsDetector::open(args.db.as_deref())?.with_include_reader(walk::disk_include_reader());
+    let out = super::scan::inventory(&args.path, &det);
+    let limit = if args.verbose { usize::MAX } else { 20 };
+    for s in out.skipped.iter().take(limit) {
+        eprintln!("rampart: skipped {}: {}", s.path, s.reason);
+    }
+    if out.skipped.len() > limit {
+        eprintln!(
+            "rampart: … and {} more skipped entries (use --verbose)",
+            out.skipped.len() - limit
+        );
+    }
+    let inventory = det.take_inventory();
+    let Some(db) = det.database() else {
+        bail!("no advisory database");
+    };
+    let plan = fixplan::plan(db, &inventory)?;
+    if args.format == "json" {
+        let json = serde_json::to_string_pretty(&plan)?;
+        outln!("{json}");
+    } else {
+        print_table(&plan);
+    }
+    Ok(if plan.manifests.is_empty() { 0 } else { 1 })
+}
+
+fn print_table(plan: &fixplan::Plan) {
+    if plan.manifests.is_empty() {
+        outln!(
+            "No known vulnerable or malicious packages among {} checked.",
+            plan.packages_checked
+        );
+        return;
+    }
+    for m in &plan.manifests {
+        outln!("{}", m.manifest);
+        let rows: Vec<[String; 4]> = m
+            .items
+            .iter()
+            .map(|i| {
+                let action = match &i.action {
+                    Action::Upgrade { to, change } => {
+                        let size = match change {
+                            fixplan::Change::Patch => "patch",
+                            fixplan::Change::Minor => "minor",
+                            fixplan::Change::Major => "major",
+                        };
+                        let mut s = format!("upgrade to {to} ({size})");
+                        if !i.unfixed.is_empty() {
+                            s.push_str(&format!(", still open: {}", i.unfixed.join(", ")));
+                        }
+                        s
+                    }
+                    Action::Remove => {
+                        "REMOVE: malicious release; treat the host as compromised".to_string()
+                    }
+                    Action::NoFix => "no fixed version known".to_string(),
+                };
+                [
+                    i.package.name.clone(),
+                    i.package.version.clone(),
+                    action,
+                    i.advisories.join(", "),
+                ]
+            })
+            .collect();
+        let header = ["PACKAGE", "INSTALLED", "ACTION", "ADVISORIES"];
+        let mut w = [0usize; 3];
+        for r in rows.iter().map(|r| [&r[0], &r[1], &r[2]]) {
+            for k in 0..3 {
+                w[k] = w[k].max(r[k].chars().count());
+            }
+        }
+        for k in 0..3 {
+            w[k] = w[k].max(header[k].len());
+        }
+        outln!(
+            "  {:<w0$}  {:<w1$}  {:<w2$}  {}",
+            header[0],
+            header[1],
+            header[2],
+            header[3],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        );
+        for r in &rows {
+            outln!(
+                "  {:<w0$}  {:<w1$}  {:<w2$}  {}",
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                w0 = w[0],
+                w1 = w[1],
+                w2 = w[2]
+            );
+        }
+        outln!();
+    }
+    outln!(
+        "{} ({} package{} checked).",
+        plan.headline(),
+        plan.packages_checked,
+        if plan.packages_checked == 1 { "" } else { "s" }
+    );
+    outln!("Note: {}", plan.note);
+}

@@ -1,0 +1,649 @@
+//! `rampart presence`: latency-based verification of where a user really is.
+
+use anyhow::Context;
+use rampart_presence::baseline::MODEL_VERSION;
+use rampart_presence::simulate::{SimConfig, simulate};
+use rampart_presence::{
+    Analyzer, Config, Landmarks, Prior, SessionReport, TravelReport, UserBaseline, Verdict,
+};
+use rampart_store::Store;
+use rampart_store::presence::{BaselineRecord, PresenceBaselines, PriorRecord};
+use std::cell::RefCell;
+use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// Arguments of `rampart presence`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+/// What `rampart presence` does.
+#[derive(clap::Subcommand, Debug)]
+pub enum Action {
+    /// Judge sessions: physical RTT bounds, delay region, relays, keystrokes, impossible travel.
+    Analyze(AnalyzeArgs),
+    /// Write a synthetic, physically grounded data set with ground-truth labels.
+    Simulate(SimulateArgs),
+}
+
+/// Output formats of `rampart presence analyze`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One row per session, reasons below it, then impossible travel and a summary.
+    Table,
+    /// `{"sessions": [...], "travel": [...], "summary": {...}, "errors": [...]}`.
+    Json,
+    /// One JSON object per line: `{"session": ...}`, `{"travel": ...}`, then `{"summary": ...}`.
+    Jsonl,
+}
+
+/// Arguments of `rampart presence analyze`.
+#[derive(clap::Args, Debug)]
+#[command(after_long_help = "\
+EVENTS is JSON Lines (`-` for stdin), one event per line. Every line has `type`, `session` and
+`t_ms` (server time, ms). By type:
+  rtt          landmark (an id from --landmarks, or inline {\"id\",\"lat\",\"lon\"}), rtt_ms
+  interaction  stimulus_ms, response_ms (server times of a stimulus and of the next input);
+               optional rtt_ms (the connection's network RTT), optional landmark (the server)
+  keystroke    (t_ms is the server receive time)
+  login        user, claimed: {\"lat\",\"lon\"[,\"radius_km\"]} or {\"city\"[,\"country\"][,\"radius_km\"]}
+  end          the session is over
+Extra fields are ignored. The landmarks file is a JSON array, JSON Lines or CSV of id, lat, lon
+[, radius_km]. City names resolve against the embedded GeoNames table (cities above 15,000
+people; CC BY 4.0, geonames.org).
+
+Verdicts: impossible (a minimum RTT below the vacuum speed-of-light bound for the claimed place,
+at least 2 samples; never from statistics) > relay-suspected (interaction loops longer than the
+network and the user's baseline explain; added delay with a 95 % CI) > suspicious (claim outside
+the delay region of >= 3 landmarks, RTT faster than fibre, keystroke bunching, impossible travel
+faster than --travel-kmh) > consistent.
+
+Per-user baselines and the population prior are kept in the SQLite store (--db, default
+$RAMPART_HOME/rampart.db) and updated from sessions without a relay or impossibility verdict;
+--no-store runs offline (baselines are then learned within the run only).
+
+Bad lines are reported on stderr with their line number and skipped; the run goes on. Input is
+streamed: memory is bounded by the number of open sessions, not the file size.
+
+Exit codes:
+  0  every session is consistent and no impossible travel was found
+  1  at least one session is suspicious, relay-suspected or impossible, or impossible travel
+  2  usage error, unreadable input or landmarks file, or a store error")]
+pub struct AnalyzeArgs {
+    /// Events file (JSON Lines); `-` reads stdin.
+    pub events: PathBuf,
+    /// Landmarks file (JSON array, JSON Lines or CSV with id, lat, lon[, radius_km]).
+    #[arg(long, value_name = "FILE")]
+    pub landmarks: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// SQLite store for baselines (default: $RAMPART_HOME/rampart.db; RAMPART_HOME defaults to
+    /// the user data directory + /rampart).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Do not read or write the store: a pure offline run.
+    #[arg(long, conflicts_with = "db")]
+    pub no_store: bool,
+    /// Analysis settings as JSON (any subset of the fields of `rampart_presence::Config`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Travel speed above which two logins are impossible travel, km/h.
+    #[arg(long, value_name = "KMH")]
+    pub travel_kmh: Option<f64>,
+    /// z-score above which a session is relay-suspected.
+    #[arg(long, value_name = "Z")]
+    pub relay_z: Option<f64>,
+    /// Landmarks needed to judge a claim against the delay region.
+    #[arg(long, value_name = "N")]
+    pub min_landmarks: Option<usize>,
+    /// Stream-time idleness after which a session without an `end` event is judged, ms.
+    #[arg(long, value_name = "MS")]
+    pub session_idle_ms: Option<f64>,
+    /// Do not update baselines or the prior (judge only).
+    #[arg(long)]
+    pub no_learn: bool,
+    /// Line errors printed at most (all are counted).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_errors: usize,
+    /// Print nothing on stderr but fatal errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Built-in simulator profiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// The parameters the detectors were developed against.
+    Default,
+    /// Every distribution moved, other cities and landmarks: for testing on data not tuned on.
+    Alternative,
+}
+
+/// Arguments of `rampart presence simulate`.
+#[derive(clap::Args, Debug)]
+#[command(after_long_help = "\
+Writes time-sorted events (JSON Lines) to --out, one ground-truth label per session to --labels
+(default OUT.labels.jsonl) and the landmarks to --landmarks-out (default OUT.landmarks.json).
+Every parameter of every distribution can be set in a JSON --config file (see
+rampart_presence::simulate::SimConfig; missing fields take the profile's values).
+
+Exit codes: 0 written, 2 usage error, invalid configuration or write error.")]
+pub struct SimulateArgs {
+    /// Events output file; `-` writes to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Labels output file.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Landmarks output file.
+    #[arg(long, value_name = "FILE")]
+    pub landmarks_out: Option<PathBuf>,
+    /// Starting profile.
+    #[arg(long, value_enum, default_value = "default")]
+    pub profile: Profile,
+    /// JSON file overriding any profile parameter.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Random seed (overrides the profile and config).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of users (overrides the profile and config).
+    #[arg(long)]
+    pub users: Option<usize>,
+    /// Print the effective configuration as JSON and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// Run `rampart presence`.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    match args.action {
+        Action::Analyze(a) => analyze(a),
+        Action::Simulate(a) => simulate_cmd(a),
+    }
+}
+
+fn default_db() -> anyhow::Result<PathBuf> {
+    let home = match std::env::var_os("RAMPART_HOME") {
+        Some(h) if !h.is_empty() => PathBuf::from(h),
+        _ => dirs::data_dir()
+            .context("no user data directory; set RAMPART_HOME or pass --db or --no-store")?
+            .join("rampart"),
+    };
+    Ok(home.join("rampart.db"))
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    let Some(p) = path else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read config {}", p.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("invalid config {}", p.display()))
+}
+
+enum Out {
+    Table,
+    Json { first_session: bool },
+    Jsonl,
+}
+
+fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
+    let mut cfg = load_config(a.config.as_deref())?;
+    if let Some(v) = a.travel_kmh {
+        anyhow::ensure!(
+            v.is_finite() && v > 0.0,
+            "--travel-kmh must be a positive number"
+        );
+        cfg.travel_kmh = v;
+    }
+    if let Some(v) = a.relay_z {
+        anyhow::ensure!(v.is_finite(), "--relay-z must be a number");
+        cfg.relay_z = v;
+    }
+    if let Some(v) = a.min_landmarks {
+        cfg.min_landmarks = v;
+    }
+    if let Some(v) = a.session_idle_ms {
+        anyhow::ensure!(
+            v.is_finite() && v >= 0.0,
+            "--session-idle-ms must be a non-negative number"
+        );
+        cfg.session_idle_ms = v;
+    }
+    if a.no_learn {
+        cfg.learn = false;
+    }
+    cfg.max_errors = a.max_errors;
+    let quiet = a.quiet;
+    let mut landmarks = Landmarks::new();
+    if let Some(p) = &a.landmarks {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read landmarks file {}", p.display()))?;
+        let (l, errors) = Landmarks::parse(&text);
+        for e in &errors {
+            if !quiet {
+                eprintln!("rampart: {}:{}: {}", p.display(), e.line, e.message);
+            }
+        }
+        anyhow::ensure!(
+            !l.is_empty() || text.trim().is_empty(),
+            "landmarks file {} has no usable landmark",
+            p.display()
+        );
+        landmarks = l;
+    }
+    // Store.
+    let store: Option<Rc<RefCell<Store>>> = if a.no_store {
+        None
+    } else {
+        let path = match &a.db {
+            Some(p) => p.clone(),
+            None => default_db()?,
+        };
+        let s =
+            Store::open(&path).with_context(|| format!("cannot open store {}", path.display()))?;
+        Some(Rc::new(RefCell::new(s)))
+    };
+    let mut prior = Prior::default();
+    if let Some(s) = &store
+        && let Some(rec) = s.borrow().load_prior("default")?
+        && rec.model_version == MODEL_VERSION
+    {
+        match serde_json::from_str(&rec.data) {
+            Ok(p) => prior = p,
+            Err(e) => {
+                if !quiet {
+                    eprintln!(
+                        "rampart: warning: stored presence prior is unreadable ({e}); starting from defaults"
+                    );
+                }
+            }
+        }
+    }
+    let mut analyzer = Analyzer::new(cfg, landmarks, prior);
+    if let Some(s) = &store {
+        let s = Rc::clone(s);
+        analyzer = analyzer.with_loader(Box::new(move |user: &str| {
+            let rec = s.borrow().load_baseline(user).ok().flatten()?;
+            if rec.model_version != MODEL_VERSION {
+                return None;
+            }
+            serde_json::from_str::<UserBaseline>(&rec.data).ok()
+        }));
+    }
+    // Input.
+    let name = a.events.display().to_string();
+    let (reader, total): (Box<dyn Read>, Option<u64>) = if a.events.as_os_str() == "-" {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let f = std::fs::File::open(&a.events).with_context(|| format!("cannot open {name}"))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    let bar = if std::io::stderr().is_terminal() && !quiet {
+        let b = match total {
+            Some(t) => indicatif::ProgressBar::new(t),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_bar} {eta}",
+        ) {
+            b.set_style(style);
+        }
+        Some(b)
+    } else {
+        None
+    };
+    let mut input = std::io::BufReader::with_capacity(1 << 20, reader);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut mode = match a.format {
+        Format::Table => {
+            writeln!(
+                out,
+                "{:<16} {:<20} {:<16} {:>12}  CLAIM / REASONS",
+                "VERDICT", "SESSION", "USER", "ADDED ms"
+            )?;
+            Out::Table
+        }
+        Format::Json => {
+            out.write_all(b"{\"sessions\":[")?;
+            Out::Json {
+                first_session: true,
+            }
+        }
+        Format::Jsonl => Out::Jsonl,
+    };
+    let mut travel_all: Vec<TravelReport> = Vec::new();
+    let mut errors_all = Vec::new();
+    let mut buf = Vec::with_capacity(4096);
+    let mut lines: u64 = 0;
+    let mut bytes: u64 = 0;
+    let mut worst = Verdict::Consistent;
+    loop {
+        buf.clear();
+        let n = input
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("read error in {name}"))?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        lines += 1;
+        analyzer.push_line(&buf);
+        if lines % 8192 == 0 {
+            flush(
+                &mut analyzer,
+                &mut out,
+                &mut mode,
+                &mut travel_all,
+                &mut errors_all,
+                &name,
+                quiet,
+                &mut worst,
+            )?;
+            if let Some(b) = &bar {
+                b.set_position(bytes);
+            }
+        }
+        if lines % 1_000_000 == 0
+            && let Some(s) = &store
+        {
+            persist(&mut analyzer, &mut s.borrow_mut(), false)?;
+            analyzer.evict_clean_baselines();
+        }
+    }
+    analyzer.finish();
+    flush(
+        &mut analyzer,
+        &mut out,
+        &mut mode,
+        &mut travel_all,
+        &mut errors_all,
+        &name,
+        quiet,
+        &mut worst,
+    )?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    if let Some(s) = &store {
+        persist(&mut analyzer, &mut s.borrow_mut(), true)?;
+    }
+    let summary = analyzer.summary().clone();
+    match mode {
+        Out::Table => {
+            if !travel_all.is_empty() {
+                writeln!(out, "\nIMPOSSIBLE TRAVEL")?;
+                for t in &travel_all {
+                    let speed = t.speed_kmh.map_or("∞".to_owned(), |s| format!("{s:.0}"));
+                    writeln!(
+                        out,
+                        "  {}: {} ({}) → {} ({}): {:.0} km in {:.2} h = {} km/h",
+                        t.user,
+                        t.from,
+                        t.from_session,
+                        t.to,
+                        t.to_session,
+                        t.distance_km,
+                        t.hours,
+                        speed
+                    )?;
+                }
+            }
+            let v = summary.verdicts;
+            writeln!(
+                out,
+                "\n{} sessions: {} consistent, {} suspicious, {} relay-suspected, {} impossible; {} impossible-travel pairs; {} events, {} lines with errors",
+                summary.sessions,
+                v[0],
+                v[1],
+                v[2],
+                v[3],
+                summary.travel,
+                summary.events,
+                summary.errors
+            )?;
+        }
+        Out::Json { .. } => {
+            out.write_all(b"],\"travel\":")?;
+            serde_json::to_writer(&mut out, &travel_all)?;
+            out.write_all(b",\"summary\":")?;
+            serde_json::to_writer(&mut out, &summary)?;
+            out.write_all(b",\"errors\":")?;
+            serde_json::to_writer(&mut out, &errors_all)?;
+            out.write_all(b"}\n")?;
+        }
+        Out::Jsonl => {
+            out.write_all(b"{\"summary\":")?;
+            serde_json::to_writer(&mut out, &summary)?;
+            out.write_all(b"}\n")?;
+        }
+    }
+    out.flush()?;
+    if !quiet && summary.errors > a.max_errors as u64 {
+        eprintln!(
+            "rampart: {} more line errors not shown (--max-errors {})",
+            summary.errors - a.max_errors as u64,
+            a.max_errors
+        );
+    }
+    Ok(if worst == Verdict::Consistent && summary.travel == 0 {
+        0
+    } else {
+        1
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn flush(
+    analyzer: &mut Analyzer<'_>,
+    out: &mut impl Write,
+    mode: &mut Out,
+    travel_all: &mut Vec<TravelReport>,
+    errors_all: &mut Vec<rampart_presence::LineError>,
+    name: &str,
+    quiet: bool,
+    worst: &mut Verdict,
+) -> anyhow::Result<()> {
+    for e in analyzer.drain_errors() {
+        if !quiet {
+            eprintln!("rampart: {name}:{}: {}", e.line, e.message);
+        }
+        if matches!(mode, Out::Json { .. }) {
+            errors_all.push(e);
+        }
+    }
+    let reports: Vec<SessionReport> = analyzer.drain_reports().collect();
+    for r in &reports {
+        *worst = (*worst).max(r.verdict);
+        match mode {
+            Out::Table => write_row(out, r)?,
+            Out::Json { first_session } => {
+                if !*first_session {
+                    out.write_all(b",")?;
+                }
+                *first_session = false;
+                serde_json::to_writer(&mut *out, r)?;
+            }
+            Out::Jsonl => {
+                out.write_all(b"{\"session\":")?;
+                serde_json::to_writer(&mut *out, r)?;
+                out.write_all(b"}\n")?;
+            }
+        }
+    }
+    for t in analyzer.drain_travel() {
+        if matches!(mode, Out::Jsonl) {
+            out.write_all(b"{\"travel\":")?;
+            serde_json::to_writer(&mut *out, &t)?;
+            out.write_all(b"}\n")?;
+        } else {
+            travel_all.push(t);
+        }
+    }
+    Ok(())
+}
+
+fn write_row(out: &mut impl Write, r: &SessionReport) -> anyhow::Result<()> {
+    let added = match (r.added_delay_ms, r.added_delay_ci95_ms) {
+        (Some(a), Some([lo, hi])) => format!("{a:.0} [{lo:.0},{hi:.0}]"),
+        _ => "-".to_owned(),
+    };
+    let claim = r
+        .claimed
+        .as_ref()
+        .map_or("(no claim)".to_owned(), |c| c.place.clone());
+    writeln!(
+        out,
+        "{:<16} {:<20} {:<16} {:>12}  {}",
+        r.verdict.as_str(),
+        r.session,
+        r.user.as_deref().unwrap_or("-"),
+        added,
+        claim
+    )?;
+    for reason in &r.reasons {
+        writeln!(out, "{:>18}- [{}] {}", "", reason.code, reason.message)?;
+    }
+    Ok(())
+}
+
+fn persist(analyzer: &mut Analyzer<'_>, store: &mut Store, with_prior: bool) -> anyhow::Result<()> {
+    let dirty = analyzer.take_dirty_baselines();
+    let records: Vec<BaselineRecord> = dirty
+        .into_iter()
+        .map(|(user, b)| {
+            Ok(BaselineRecord {
+                user,
+                model_version: MODEL_VERSION,
+                sessions: b.sessions,
+                updated_ms: b.updated_ms as i64,
+                data: serde_json::to_string(&b)?,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if !records.is_empty() {
+        store
+            .save_baselines(&records)
+            .context("cannot save presence baselines")?;
+    }
+    if with_prior && analyzer.prior_changed() {
+        store
+            .save_prior(&PriorRecord {
+                name: "default".into(),
+                model_version: MODEL_VERSION,
+                updated_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+                data: serde_json::to_string(analyzer.prior())?,
+            })
+            .context("cannot save the presence prior")?;
+    }
+    Ok(())
+}
+
+fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<u8> {
+    let base = match a.profile {
+        Profile::Default => SimConfig::default(),
+        Profile::Alternative => SimConfig::alternative(),
+    };
+    let mut cfg = match &a.config {
+        None => base,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            // Missing fields take the profile's values.
+            let mut v = serde_json::to_value(&base)?;
+            let over: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("invalid JSON in {}", p.display()))?;
+            let (Some(vo), Some(oo)) = (v.as_object_mut(), over.as_object()) else {
+                anyhow::bail!("{}: the configuration must be a JSON object", p.display());
+            };
+            for (k, val) in oo {
+                anyhow::ensure!(
+                    vo.contains_key(k),
+                    "{}: unknown simulator parameter `{k}`",
+                    p.display()
+                );
+                vo.insert(k.clone(), val.clone());
+            }
+            serde_json::from_value(v)
+                .with_context(|| format!("invalid simulator configuration in {}", p.display()))?
+        }
+    };
+    if let Some(s) = a.seed {
+        cfg.seed = s;
+    }
+    if let Some(u) = a.users {
+        cfg.users = u;
+    }
+    if a.print_config {
+        println!("{}", serde_json::to_string_pretty(&cfg)?);
+        return Ok(0);
+    }
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("invalid simulator configuration: {e}"))?;
+    let to_stdout = a.out.as_os_str() == "-";
+    let labels_path = a.labels.clone().unwrap_or_else(|| {
+        if to_stdout {
+            PathBuf::from("presence.labels.jsonl")
+        } else {
+            suffixed(&a.out, ".labels.jsonl")
+        }
+    });
+    let lm_path = a.landmarks_out.clone().unwrap_or_else(|| {
+        if to_stdout {
+            PathBuf::from("presence.landmarks.json")
+        } else {
+            suffixed(&a.out, ".landmarks.json")
+        }
+    });
+    let create = |p: &Path| {
+        std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))
+    };
+    let mut labels = BufWriter::new(create(&labels_path)?);
+    let (summary, lms) = if to_stdout {
+        let stdout = std::io::stdout();
+        let mut w = BufWriter::new(stdout.lock());
+        let r = simulate(&cfg, &mut w, &mut labels).map_err(|e| anyhow::anyhow!(e))?;
+        w.flush()?;
+        r
+    } else {
+        let mut w = BufWriter::with_capacity(1 << 20, create(&a.out)?);
+        let r = simulate(&cfg, &mut w, &mut labels).map_err(|e| anyhow::anyhow!(e))?;
+        w.flush()
+            .with_context(|| format!("cannot write {}", a.out.display()))?;
+        r
+    };
+    labels.flush()?;
+    std::fs::write(&lm_path, serde_json::to_string_pretty(&lms)?)
+        .with_context(|| format!("cannot write {}", lm_path.display()))?;
+    eprintln!(
+        "rampart: wrote {} events in {} sessions ({} relayed, {} with a false location claim, {} impossible-travel logins); labels {}, landmarks {} ({})",
+        summary.events,
+        summary.sessions,
+        summary.relayed,
+        summary.location_fraud,
+        summary.travel_fraud,
+        labels_path.display(),
+        lm_path.display(),
+        summary.landmarks
+    );
+    Ok(0)
+}
+
+fn suffixed(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    let stem_ok = p.extension().is_some_and(|e| e == "jsonl");
+    if stem_ok {
+        s = p.with_extension("").into_os_string();
+    }
+    s.push(suffix);
+    PathBuf::from(s)
+}

@@ -1,0 +1,393 @@
+//! End-to-end tests of the analyzer on constructed event streams.
+
+use rampart_presence::geo::{KM_PER_RTT_MS_FIBRE, LatLon, destination, distance_km};
+use rampart_presence::simulate::{SimConfig, simulate};
+use rampart_presence::{Analyzer, Config, Landmarks, Prior, SessionReport, Verdict};
+
+fn landmarks() -> Landmarks {
+    let (l, e) = Landmarks::parse(
+        r#"[{"id":"phx","lat":33.4484,"lon":-112.074},{"id":"lax","lat":34.0522,"lon":-118.2437},
+            {"id":"den","lat":39.7392,"lon":-104.9903},{"id":"dfw","lat":32.7767,"lon":-96.797},
+            {"id":"fra","lat":50.1109,"lon":8.6821},{"id":"server","lat":39.04,"lon":-77.49}]"#,
+    );
+    assert!(e.is_empty());
+    l
+}
+
+fn run(
+    cfg: Config,
+    lines: &[String],
+) -> (
+    Vec<SessionReport>,
+    Vec<rampart_presence::TravelReport>,
+    Vec<rampart_presence::LineError>,
+) {
+    let mut a = Analyzer::new(cfg, landmarks(), Prior::default());
+    for l in lines {
+        a.push_line(l.as_bytes());
+    }
+    a.finish();
+    let r = a.drain_reports().collect();
+    let t = a.drain_travel().collect();
+    let e = a.drain_errors().collect();
+    (r, t, e)
+}
+
+fn rtt_from(truth: LatLon, lm: LatLon, access: f64, inflation: f64) -> f64 {
+    access + inflation * distance_km(truth, lm) / KM_PER_RTT_MS_FIBRE
+}
+
+fn rtt_lines(sid: &str, t: f64, truth: LatLon, access: f64) -> Vec<String> {
+    let lms = [
+        ("phx", 33.4484, -112.074),
+        ("lax", 34.0522, -118.2437),
+        ("den", 39.7392, -104.9903),
+        ("dfw", 32.7767, -96.797),
+    ];
+    let mut out = Vec::new();
+    for (i, (id, lat, lon)) in lms.iter().enumerate() {
+        for k in 0..3 {
+            let r = rtt_from(
+                truth,
+                LatLon {
+                    lat: *lat,
+                    lon: *lon,
+                },
+                access,
+                1.5,
+            ) + k as f64 * 0.7;
+            out.push(format!(
+                r#"{{"type":"rtt","session":"{sid}","t_ms":{},"landmark":"{id}","rtt_ms":{r:.3}}}"#,
+                t + (i * 3 + k) as f64
+            ));
+        }
+    }
+    out
+}
+
+fn login(sid: &str, user: &str, t: f64, claim: &str) -> String {
+    format!(r#"{{"type":"login","session":"{sid}","t_ms":{t},"user":"{user}","claimed":{claim}}}"#)
+}
+
+/// Deterministic "human" loops: a spread-out pattern around `level` ms plus `added`.
+fn loops(sid: &str, t: f64, n: usize, level: f64, added: f64, net: f64) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let h = level + ((i * 37) % 100) as f64 * 1.2 + if i % 25 == 0 { 2_000.0 } else { 0.0 };
+            let s = t + i as f64 * 1_000.0;
+            let r = s + net + h + added;
+            format!(r#"{{"type":"interaction","session":"{sid}","t_ms":{r},"stimulus_ms":{s},"response_ms":{r},"rtt_ms":{net}}}"#)
+        })
+        .collect()
+}
+
+fn phoenix() -> LatLon {
+    LatLon {
+        lat: 33.4484,
+        lon: -112.074,
+    }
+}
+
+#[test]
+fn genuine_session_is_consistent_and_its_region_contains_the_truth() {
+    let mut lines = vec![login("s1", "ana", 0.0, r#"{"city":"Phoenix, AZ"}"#)];
+    lines.extend(rtt_lines("s1", 10.0, phoenix(), 9.0));
+    let (r, _, e) = run(Config::default(), &lines);
+    assert!(e.is_empty(), "{e:?}");
+    assert_eq!(r.len(), 1);
+    let s = &r[0];
+    assert_eq!(s.verdict, Verdict::Consistent, "{s:#?}");
+    assert_eq!(s.claimed.as_ref().unwrap().place, "Phoenix, AZ, US");
+    let reg = s.region.as_ref().unwrap();
+    assert_eq!(reg.claim_inside, Some(true));
+    assert_eq!(reg.landmarks, 4);
+    assert!(
+        distance_km(reg.centroid.unwrap(), phoenix()) < 600.0,
+        "{reg:?}"
+    );
+}
+
+#[test]
+fn a_claim_far_from_the_measured_place_is_impossible_and_says_why() {
+    // Really in Phoenix, claims Madrid: 4–8 ms to Phoenix-area landmarks, Madrid is ≥ 9,000 km.
+    let mut lines = vec![login("s1", "ana", 0.0, r#"{"city":"Madrid"}"#)];
+    lines.extend(rtt_lines("s1", 10.0, phoenix(), 3.0));
+    let (r, _, _) = run(Config::default(), &lines);
+    let s = &r[0];
+    assert_eq!(s.verdict, Verdict::Impossible);
+    assert_eq!(s.reasons[0].code, "rtt-below-physical-bound");
+    assert!(
+        s.reasons[0].message.contains("km from the claimed place"),
+        "{}",
+        s.reasons[0].message
+    );
+    // A claim ~1,000 km off (Albuquerque→ no: El Paso is ~550 km; use Houston ~1,630 km).
+    let mut lines = vec![login("s2", "bo", 0.0, r#"{"city":"Houston"}"#)];
+    lines.extend(rtt_lines("s2", 10.0, phoenix(), 8.0));
+    let (r, _, _) = run(Config::default(), &lines);
+    assert_ne!(r[0].verdict, Verdict::Consistent, "{:#?}", r[0]);
+}
+
+#[test]
+fn relay_is_caught_against_the_users_own_baseline() {
+    let mut lines = Vec::new();
+    let mut t = 0.0;
+    // Eight clean sessions build the baseline.
+    for k in 0..8 {
+        let sid = format!("clean{k}");
+        lines.push(login(&sid, "ana", t, r#"{"lat":33.45,"lon":-112.07}"#));
+        lines.extend(loops(
+            &sid,
+            t + 100.0,
+            200,
+            260.0 + (k % 3) as f64 * 3.0,
+            0.0,
+            40.0,
+        ));
+        lines.push(format!(
+            r#"{{"type":"end","session":"{sid}","t_ms":{}}}"#,
+            t + 300_000.0
+        ));
+        t += 86_400_000.0;
+    }
+    // Relayed: +60 ms on every loop.
+    lines.push(login("relayed", "ana", t, r#"{"lat":33.45,"lon":-112.07}"#));
+    lines.extend(loops("relayed", t + 100.0, 200, 261.0, 60.0, 40.0));
+    lines.push(format!(
+        r#"{{"type":"end","session":"relayed","t_ms":{}}}"#,
+        t + 300_000.0
+    ));
+    t += 86_400_000.0;
+    // And a clean one afterwards is consistent again.
+    lines.push(login("after", "ana", t, r#"{"lat":33.45,"lon":-112.07}"#));
+    lines.extend(loops("after", t + 100.0, 200, 262.0, 0.0, 40.0));
+    let (r, _, e) = run(Config::default(), &lines);
+    assert!(e.is_empty(), "{e:?}");
+    let get = |id: &str| r.iter().find(|s| s.session == id).unwrap();
+    let rel = get("relayed");
+    assert_eq!(rel.verdict, Verdict::RelaySuspected, "{rel:#?}");
+    let added = rel.added_delay_ms.unwrap();
+    let [lo, hi] = rel.added_delay_ci95_ms.unwrap();
+    assert!((added - 60.0).abs() < 15.0, "{added}");
+    assert!(lo < 60.0 && 60.0 < hi, "{lo}..{hi}");
+    assert_eq!(rel.relay.as_ref().unwrap().baseline, "user");
+    assert_eq!(
+        get("after").verdict,
+        Verdict::Consistent,
+        "{:#?}",
+        get("after")
+    );
+    for k in 3..8 {
+        assert_eq!(get(&format!("clean{k}")).verdict, Verdict::Consistent);
+    }
+}
+
+#[test]
+fn impossible_travel_pairs() {
+    let h = 3_600_000.0;
+    let lines = vec![
+        login("a1", "ana", 0.0, r#"{"city":"Phoenix, AZ"}"#),
+        // Phoenix → Paris (≈ 8,700 km) in 2 h: impossible.
+        login("a2", "ana", 2.0 * h, r#"{"city":"Paris","country":"FR"}"#),
+        login("b1", "bo", 0.0, r#"{"city":"Phoenix, AZ"}"#),
+        // Phoenix → Los Angeles (≈ 570 km) in 2 h: ~240 km/h, fine.
+        login("b2", "bo", 2.0 * h, r#"{"city":"Los Angeles"}"#),
+        // Phoenix → Paris in 14 h: ~620 km/h, fine (a flight).
+        login("c1", "cy", 0.0, r#"{"city":"Phoenix, AZ"}"#),
+        login("c2", "cy", 14.0 * h, r#"{"city":"Paris, FR"}"#),
+        // Same instant, 100 km apart beyond both radii: infinite speed.
+        login("d1", "di", 0.0, r#"{"lat":10.0,"lon":10.0,"radius_km":1}"#),
+        login("d2", "di", 0.0, r#"{"lat":11.0,"lon":10.0,"radius_km":1}"#),
+    ];
+    let (r, t, e) = run(Config::default(), &lines);
+    assert!(e.is_empty(), "{e:?}");
+    assert_eq!(t.len(), 2, "{t:#?}");
+    let ana = t.iter().find(|x| x.user == "ana").unwrap();
+    assert_eq!(
+        (ana.from_session.as_str(), ana.to_session.as_str()),
+        ("a1", "a2")
+    );
+    assert!(ana.speed_kmh.unwrap() > 4_000.0);
+    let di = t.iter().find(|x| x.user == "di").unwrap();
+    assert_eq!(di.speed_kmh, None);
+    let a2 = r.iter().find(|s| s.session == "a2").unwrap();
+    assert_eq!(a2.verdict, Verdict::Suspicious);
+    assert_eq!(a2.reasons[0].code, "impossible-travel");
+    // A lower bound catches the flight too.
+    let (_, t, _) = run(
+        Config {
+            travel_kmh: 500.0,
+            ..Config::default()
+        },
+        &lines,
+    );
+    assert_eq!(t.len(), 3);
+}
+
+#[test]
+fn bad_lines_are_reported_with_numbers_and_the_run_goes_on() {
+    let lines: Vec<String> = [
+        r#"{"type":"login","session":"s","t_ms":100000,"user":"u","claimed":{"city":"Phoenix, AZ"}}"#,
+        "garbage",
+        r#"{"type":"rtt","session":"s","t_ms":100001,"landmark":"nowhere","rtt_ms":5}"#,
+        r#"{"type":"rtt","session":"s","t_ms":100002,"landmark":"phx","rtt_ms":-1}"#,
+        r#"{"type":"rtt","session":"s","t_ms":100003,"landmark":"phx","rtt_ms":9}"#,
+        r#"{"type":"rtt","session":"s","t_ms":100003,"landmark":"phx","rtt_ms":9}"#,
+        r#"{"type":"rtt","session":"s","t_ms":1,"landmark":"phx","rtt_ms":9.5}"#,
+        r#"{"type":"login","session":"s","t_ms":100004,"user":"other","claimed":{"city":"Phoenix, AZ"}}"#,
+        r#"{"type":"login","session":"t","t_ms":100004,"user":"x","claimed":{"city":"Nowhereville"}}"#,
+        r#"{"type":"rtt","session":"t","t_ms":100005,"rtt_ms":9}"#,
+        "",
+        r#"{"type":"rtt","session":"s","t_ms":100006,"landmark":{"id":"new","lat":33.5,"lon":-112.0},"rtt_ms":3}"#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (r, _, e) = run(Config::default(), &lines);
+    let got: Vec<(u64, &str)> = e.iter().map(|x| (x.line, x.message.as_str())).collect();
+    let lines_with_errors: Vec<u64> = got.iter().map(|g| g.0).collect();
+    assert_eq!(lines_with_errors, vec![2, 3, 4, 6, 7, 8, 9, 10], "{got:#?}");
+    assert!(got[0].1.starts_with("invalid JSON"));
+    assert!(got[1].1.contains("unknown landmark `nowhere`"));
+    assert!(got[2].1.contains("rtt_ms"));
+    assert!(got[3].1.contains("duplicate"));
+    assert!(got[4].1.contains("clock went backwards"));
+    assert!(got[5].1.contains("already belongs to user `u`"));
+    assert!(got[6].1.contains("Nowhereville"));
+    assert!(got[7].1.contains("missing field `landmark`"));
+    // Both sessions were still judged; the backwards event was kept, the duplicate was not.
+    assert_eq!(r.len(), 2);
+    let s = r.iter().find(|x| x.session == "s").unwrap();
+    let phx = s.landmarks.iter().find(|l| l.id == "phx").unwrap();
+    assert_eq!(phx.samples, 2);
+    assert!(s.landmarks.iter().any(|l| l.id == "new"));
+}
+
+#[test]
+fn unsorted_input_gives_the_same_judgements() {
+    let mut lines = vec![login("s1", "ana", 0.0, r#"{"city":"Phoenix, AZ"}"#)];
+    lines.extend(rtt_lines("s1", 10.0, phoenix(), 9.0));
+    lines.extend(loops("s1", 100.0, 60, 250.0, 0.0, 30.0));
+    let (a, _, _) = run(Config::default(), &lines);
+    let mut shuffled = lines.clone();
+    // Deterministic shuffle.
+    let n = shuffled.len();
+    for i in 0..n {
+        shuffled.swap(i, (i * 7919 + 13) % n);
+    }
+    let cfg = Config {
+        backwards_tolerance_ms: f64::INFINITY,
+        ..Config::default()
+    };
+    let (b, _, e) = run(cfg, &shuffled);
+    assert!(e.is_empty(), "{e:?}");
+    assert_eq!(a[0].verdict, b[0].verdict);
+    assert_eq!(a[0].landmarks, b[0].landmarks);
+    assert!((a[0].added_delay_ms.unwrap() - b[0].added_delay_ms.unwrap()).abs() < 1e-9);
+}
+
+#[test]
+fn sessions_are_judged_while_streaming_and_late_events_are_reported() {
+    let cfg = Config {
+        session_idle_ms: 60_000.0,
+        session_idle_lines: 100,
+        ..Config::default()
+    };
+    let mut a = Analyzer::new(cfg, landmarks(), Prior::default());
+    let mut judged_before_end = 0;
+    for i in 0..20_000u64 {
+        let sid = format!("s{}", i / 10);
+        let line = format!(
+            r#"{{"type":"keystroke","session":"{sid}","t_ms":{}}}"#,
+            i * 1_000
+        );
+        a.push_line(line.as_bytes());
+        judged_before_end += a.drain_reports().count();
+    }
+    // Bounded memory: almost every session was judged (and freed) before the input ended.
+    assert!(judged_before_end > 1_500, "{judged_before_end}");
+    a.push_line(br#"{"type":"keystroke","session":"s0","t_ms":5}"#);
+    let e: Vec<_> = a.drain_errors().collect();
+    assert!(
+        e.iter()
+            .any(|x| x.line == 20_001 && x.message.contains("after the session was judged")),
+        "{e:?}"
+    );
+    a.finish();
+    assert_eq!(a.summary().sessions, 2_000);
+}
+
+#[test]
+fn never_impossible_on_simulated_genuine_sessions() {
+    let cfg = SimConfig {
+        users: 40,
+        sessions_per_user: [3, 5],
+        interactions: [30, 60],
+        keystrokes: [10, 20],
+        ..SimConfig::default()
+    };
+    let (mut ev, mut lab) = (Vec::new(), Vec::new());
+    let (_, lms) = simulate(&cfg, &mut ev, &mut lab).unwrap();
+    let mut landmarks = Landmarks::new();
+    for l in &lms {
+        landmarks
+            .add(&l.id, LatLon::new(l.lat, l.lon).unwrap(), 0.0)
+            .unwrap();
+    }
+    let mut a = Analyzer::new(Config::default(), landmarks, Prior::default());
+    for line in ev.split(|&b| b == b'\n') {
+        a.push_line(line);
+    }
+    a.finish();
+    let reports: std::collections::HashMap<String, SessionReport> =
+        a.drain_reports().map(|r| (r.session.clone(), r)).collect();
+    assert!(a.drain_errors().next().is_none());
+    let mut genuine = 0;
+    for l in String::from_utf8(lab).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let r = &reports[v["session"].as_str().unwrap()];
+        if v["claim_offset_km"].as_f64().unwrap() < 100.0 {
+            genuine += 1;
+            assert_ne!(r.verdict, Verdict::Impossible, "{r:#?}");
+        }
+    }
+    assert!(genuine > 100);
+}
+
+#[test]
+fn destination_helper_sanity() {
+    // Used by the constructed cases above: keep it honest.
+    let p = destination(phoenix(), 90.0, 1_000.0);
+    assert!((distance_km(phoenix(), p) - 1_000.0).abs() < 1e-6);
+}
+
+#[test]
+fn an_ambiguous_city_name_is_impossible_only_if_every_place_it_names_is() {
+    // "Udaipur, IN" is both Udaipur in Rajasthan (most populous) and Udaipur in Tripura, ~1,800 km
+    // east, next to Dhaka. 3 ms to Dhaka rules out Rajasthan but not Tripura.
+    let rtts = |sid: &str| {
+        vec![
+            format!(
+                r#"{{"type":"rtt","session":"{sid}","t_ms":1,"landmark":{{"id":"dhaka","lat":23.81,"lon":90.41}},"rtt_ms":3.0}}"#
+            ),
+            format!(
+                r#"{{"type":"rtt","session":"{sid}","t_ms":2,"landmark":"dhaka","rtt_ms":3.2}}"#
+            ),
+        ]
+    };
+    let mut lines = vec![login("amb", "u", 0.0, r#"{"city":"Udaipur, IN"}"#)];
+    lines.extend(rtts("amb"));
+    lines.push(login("exact", "v", 0.0, r#"{"lat":24.58,"lon":73.71}"#));
+    lines.extend(rtts("exact"));
+    let (r, _, e) = run(Config::default(), &lines);
+    assert!(e.is_empty(), "{e:?}");
+    let amb = r.iter().find(|s| s.session == "amb").unwrap();
+    assert_eq!(amb.verdict, Verdict::Consistent, "{amb:#?}");
+    assert!(
+        amb.notes.iter().any(|n| n.contains("ambiguous")),
+        "{:?}",
+        amb.notes
+    );
+    let exact = r.iter().find(|s| s.session == "exact").unwrap();
+    assert_eq!(exact.verdict, Verdict::Impossible);
+}

@@ -1,0 +1,28 @@
+//! Fuzz the presence event parser and the analyzer behind it: arbitrary bytes, split into
+//! lines, must never panic, and every line is either an event or an error with a message.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rampart_presence::{Analyzer, Config, Landmarks, Prior};
+
+fuzz_target!(|data: &[u8]| {
+    for line in data.split(|&b| b == b'\n') {
+        if let Err(e) = rampart_presence::event::parse_line(line) {
+            assert!(!e.to_string().is_empty());
+        }
+    }
+    let cfg = Config {
+        session_idle_lines: 4,
+        session_idle_ms: 10.0,
+        max_open_sessions: 8,
+        ..Config::default()
+    };
+    let (landmarks, _) =
+        Landmarks::parse(r#"[{"id":"a","lat":50,"lon":8},{"id":"b","lat":40,"lon":-74}]"#);
+    let mut a = Analyzer::new(cfg, landmarks, Prior::default());
+    for line in data.split(|&b| b == b'\n') {
+        a.push_line(line);
+    }
+    a.finish();
+    let _ = a.drain_reports().count();
+});
