@@ -85,7 +85,7 @@ model_list:
       api_base: http://$MOCK_ADDR/v1
       api_key: sk-bench-provider-key
 general_settings:
-  master_key: sk-litellm-bench-master
+  master_key: sk-litellm-bench-master  # rampart:allow (local benchmark proxy only)
 litellm_settings:
   telemetry: false
 EOF
