@@ -4,6 +4,8 @@
 #
 #   bash bench/gateway/run.sh            # everything (installs litellm[proxy] into bench/gateway/.venv)
 #   RATES="100 500 1000" DURATION=10 SKIP_LITELLM=1 bash bench/gateway/run.sh
+#   GUARDRAILS=1 RATES=1000 SKIP_LITELLM=1 bash bench/gateway/run.sh   # + a second gateway with
+#       every guardrail on (rampart-guard@R), and both with a 4 KB prompt (rampart[-guard]-4k@R)
 #
 # Prints one JSON line per measurement and a summary; raw lines go to bench/gateway/results/.
 set -euo pipefail
@@ -68,6 +70,30 @@ PIDS+=($GW_PID)
 until grep -q "listening on" "$WORK/gw.err" 2>/dev/null; do sleep 0.05; done
 GW_ADDR=$(sed -n 's#.*listening on http://##p' "$WORK/gw.err" | head -1)
 echo "# rampart on $GW_ADDR (pid $GW_PID)" >&2
+
+# ── GUARDRAILS=1: a second Rampart (own database) with every guardrail on ──
+GUARD_ADDR=""
+if [ -n "${GUARDRAILS:-}" ]; then
+  sed 's#^database = .*#database = "guard.db"#' rampart.toml > rampart-guard.toml
+  # The classifier runs on every prompt (its cost is measured) but flags rather than blocks: set
+  # to block, it refuses this benchmark's own benign prompt and nothing would reach the upstream.
+  # GUARD_CLASSIFIER=false measures the rules alone.
+  printf '%s\n' '' '[guardrails.policies.default]' 'inbound.secrets = "redact"' 'inbound.pii = "redact"' \
+    'inbound.injection = "block"' "inbound.classifier = ${GUARD_CLASSIFIER:-\"flag\"}" 'inbound.max_tokens = 100000' \
+    'outbound.secrets = "redact"' 'outbound.pii = "redact"' 'outbound.urls = "block"' \
+    'outbound.harm = "block"' >> rampart-guard.toml
+  GKEY=$("$RAMPART" keys create --config rampart-guard.toml --name bench --rpm 100000000 --tpm 10000000000 \
+        --max-concurrency 100000 --budget-usd 1000000 | tail -1)
+  "$RAMPART" gateway --config rampart-guard.toml --listen 127.0.0.1:0 2> "$WORK/gw-guard.err" &
+  GUARD_PID=$!
+  PIDS+=($GUARD_PID)
+  until grep -q "listening on" "$WORK/gw-guard.err" 2>/dev/null; do sleep 0.05; done
+  GUARD_ADDR=$(sed -n 's#.*listening on http://##p' "$WORK/gw-guard.err" | head -1)
+  echo "# rampart with all guardrails on $GUARD_ADDR (pid $GUARD_PID)" >&2
+  # A 4 KB prompt of real prose (the repository's README) in a chat body.
+  python3 -c 'import json,sys; t=open(sys.argv[1],encoding="utf-8").read()[:4096]; print(json.dumps({"model":"bench-model","max_tokens":32,"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":t}]}))' \
+    "$ROOT/README.md" > "$WORK/body-4k.json"
+fi
 cd "$ROOT"
 
 # ── LiteLLM proxy ──
@@ -126,6 +152,13 @@ for rate in $RATES; do
     run "litellm@$rate" "http://$LITELLM_ADDR/v1/chat/completions" "sk-litellm-bench-master" --rate "$rate" --conns 64
   fi
 done
+if [ -n "$GUARD_ADDR" ]; then
+  for rate in $RATES; do
+    run "rampart-guard@$rate" "http://$GUARD_ADDR/v1/chat/completions" "$GKEY" --rate "$rate" --conns 64
+    run "rampart-4k@$rate" "http://$GW_ADDR/v1/chat/completions" "$KEY" --rate "$rate" --conns 64 --body-file "$WORK/body-4k.json"
+    run "rampart-guard-4k@$rate" "http://$GUARD_ADDR/v1/chat/completions" "$GKEY" --rate "$rate" --conns 64 --body-file "$WORK/body-4k.json"
+  done
+fi
 run "direct@max" "http://$MOCK_ADDR/v1/chat/completions" "" --max --conns "$MAX_CONNS"
 run "rampart@max" "http://$GW_ADDR/v1/chat/completions" "$KEY" --max --conns "$MAX_CONNS"
 [ -n "$LITELLM_ADDR" ] && run "litellm@max" "http://$LITELLM_ADDR/v1/chat/completions" "sk-litellm-bench-master" --max --conns "$MAX_CONNS"

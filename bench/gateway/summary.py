@@ -31,6 +31,17 @@ for rate in rates:
             add50 = ms(r["p50_us"] - d["p50_us"])
             add99 = ms(r["p99_us"] - d["p99_us"])
         print(f"| {rate} | {t} | {r['achieved_rps']:.0f} | {r['errors']} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {add50} | {add99} | {ms(r.get('co_p99_us', 0))} |")
+guard_rows = [(rate, base, g) for rate in rates for base, g in (("rampart", "rampart-guard"), ("rampart-4k", "rampart-guard-4k")) if f"{g}@{rate}" in rows and f"{base}@{rate}" in rows]
+if guard_rows:
+    print("\n| rate (req/s) | guardrails (GUARDRAILS=1) | achieved | errors | p50 ms | p99 ms | added by guardrails p50 ms | added by guardrails p99 ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for rate, base, g in guard_rows:
+        b0, r = rows[f"{base}@{rate}"], rows[f"{g}@{rate}"]
+        for label, x in ((base, b0), (g, r)):
+            add50 = add99 = ""
+            if x is r:
+                add50, add99 = ms(r["p50_us"] - b0["p50_us"]), ms(r["p99_us"] - b0["p99_us"])
+            print(f"| {rate} | {label} | {x['achieved_rps']:.0f} | {x['errors']} | {ms(x['p50_us'])} | {ms(x['p99_us'])} | {add50} | {add99} |")
 print("\n| closed loop | requests/s | errors | p50 ms | p99 ms |")
 print("|---|---|---|---|---|")
 for t in ("direct", "rampart", "litellm"):

@@ -39,6 +39,10 @@ enum Command {
     Keys(cmd::keys::Args),
     /// Verify and export the gateway's tamper-evident audit trail.
     Audit(cmd::audit::Args),
+    /// Run the guardrail pipeline offline on standard input (test a policy).
+    Guard(cmd::guard::Args),
+    /// List, show and export the incidents opened by guardrail blocks.
+    Incidents(cmd::incidents::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +64,8 @@ fn main() -> ExitCode {
         Command::Gateway(a) => cmd::gateway::run(a),
         Command::Keys(a) => cmd::keys::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Guard(a) => cmd::guard::run(a),
+        Command::Incidents(a) => cmd::incidents::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

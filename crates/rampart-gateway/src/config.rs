@@ -63,6 +63,9 @@ pub struct Config {
     /// Models clients may ask for, by name.
     #[serde(default)]
     pub models: BTreeMap<String, ModelConfig>,
+    /// Guardrails (`[guardrails]`, see `rampart_guard::policy`); absent: no guardrails.
+    #[serde(default)]
+    pub guardrails: Option<rampart_guard::GuardrailsConfig>,
     /// Directory the relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -448,6 +451,9 @@ impl Config {
         }
         // Models named in names but also upstream-relative paths checked at resolve time.
         let _ = names;
+        if let Some(g) = &self.guardrails {
+            g.validate().map_err(|e| self.field(e.field, e.message))?;
+        }
         Ok(())
     }
 

@@ -32,6 +32,7 @@
 
 mod admin;
 pub mod config;
+pub mod guard;
 pub mod inspect;
 mod io;
 pub mod keys;

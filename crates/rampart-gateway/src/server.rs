@@ -152,6 +152,21 @@ impl Gateway {
             .audit
             .log_bodies
             .then(rampart_detect::RuleSet::builtin);
+        // Guardrails from `[guardrails]` unless the caller brought its own inspector.
+        let inspector = match (options.inspector, &config.guardrails) {
+            (Some(i), _) => Some(i),
+            (None, Some(g)) if g.enabled => {
+                let gi = crate::guard::GuardInspector::new(g, writer.sender()).map_err(|e| {
+                    crate::ConfigError::Field {
+                        path: config.source.clone(),
+                        field: e.field,
+                        message: e.message,
+                    }
+                })?;
+                Some(Arc::new(gi) as Arc<dyn Inspector>)
+            }
+            _ => None,
+        };
         let state = Arc::new(State {
             keys,
             models,
@@ -159,7 +174,7 @@ impl Gateway {
             audit: writer.sender(),
             metrics,
             admin_token,
-            inspector: options.inspector,
+            inspector,
             db: Mutex::new(db),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),

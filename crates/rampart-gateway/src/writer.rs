@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use rampart_store::Store;
 use rampart_store::audit::{AuditEntry, AuditLog, ChainHead};
+use rampart_store::incidents::{Incidents, NewIncident};
 use rampart_store::usage::{UsageDelta, UsageLedger};
 
 use crate::metrics::Metrics;
@@ -27,6 +28,8 @@ pub enum Msg {
     Audit(Box<AuditEntry>),
     /// Usage to add.
     Usage(UsageDelta),
+    /// A guardrail incident (a `block` decision).
+    Incident(Box<NewIncident>),
     /// Commit now and answer with the chain head.
     Flush(Sender<ChainHead>),
     /// Commit everything and stop.
@@ -112,6 +115,11 @@ impl AuditSender {
         let _ = self.tx.send(Msg::Usage(d));
     }
 
+    /// Queue a guardrail incident.
+    pub fn incident(&self, i: NewIncident) {
+        let _ = self.tx.send(Msg::Incident(Box::new(i)));
+    }
+
     /// Records waiting.
     pub fn depth(&self) -> i64 {
         self.metrics.audit_queue.load(Ordering::Relaxed)
@@ -127,11 +135,12 @@ impl AuditSender {
 struct Pending {
     audit: Vec<AuditEntry>,
     usage: HashMap<(String, i64, String), UsageDelta>,
+    incidents: Vec<NewIncident>,
 }
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        self.audit.is_empty() && self.usage.is_empty()
+        self.audit.is_empty() && self.usage.is_empty() && self.incidents.is_empty()
     }
 
     fn add_usage(&mut self, d: UsageDelta) {
@@ -178,6 +187,16 @@ fn commit(store: &mut Store, p: &mut Pending, metrics: &Metrics, healthy: &Atomi
             }
         }
     }
+    if !p.incidents.is_empty() {
+        match store.add_incidents(&p.incidents) {
+            Ok(()) => p.incidents.clear(),
+            Err(e) => {
+                eprintln!("rampart gateway: incident write failed (will retry): {e}");
+                healthy.store(false, Ordering::Relaxed);
+                return false;
+            }
+        }
+    }
     healthy.store(true, Ordering::Relaxed);
     true
 }
@@ -193,6 +212,7 @@ fn run(
     let mut p = Pending {
         audit: Vec::with_capacity(batch_size),
         usage: HashMap::new(),
+        incidents: Vec::new(),
     };
     let mut waiters: Vec<Sender<ChainHead>> = Vec::new();
     let mut stopping = false;
@@ -282,6 +302,7 @@ fn take(
     match m {
         Msg::Audit(e) => p.audit.push(*e),
         Msg::Usage(d) => p.add_usage(d),
+        Msg::Incident(i) => p.incidents.push(*i),
         Msg::Flush(w) => {
             waiters.push(w);
             *force = true;

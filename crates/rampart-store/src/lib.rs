@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod incidents;
 pub mod keys;
 mod migrate;
 pub mod presence;

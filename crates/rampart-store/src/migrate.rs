@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     crate::keys::MIGRATION_2,
     crate::usage::MIGRATION_3,
     crate::audit::MIGRATION_4,
+    crate::incidents::MIGRATION_5,
 ];
 
 /// The version a fully migrated file has.

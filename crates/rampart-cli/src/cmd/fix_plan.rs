@@ -6,33 +6,7 @@ use rampart_deps::{DepsDetector, walk};
 
 use std::path::PathBuf;
 
-/// `println!` into a buffer; the buffer is written at the end, where a closed pipe is not an error.
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        OUT.with(|o| {
-            use std::fmt::Write as _;
-            let _ = writeln!(o.borrow_mut(), $($arg)*);
-        })
-    }};
-}
-
-thread_local! {
-    static OUT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-/// Write what `outln!` collected to stdout; a closed pipe (`| head`) ends quietly.
-fn flush_out() -> Result<()> {
-    use std::io::Write as _;
-    let text = OUT.with(|o| std::mem::take(&mut *o.borrow_mut()));
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
-}
+use super::out::{flush_out, outln};
 
 /// Arguments of `rampart fix-plan`.
 #[derive(clap::Args)]

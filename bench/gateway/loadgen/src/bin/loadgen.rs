@@ -28,6 +28,8 @@ struct Opts {
     warmup: f64,
     threads: usize,
     label: String,
+    /// The request body (`--body-file PATH`; default: a short chat request).
+    body: Bytes,
 }
 
 fn parse() -> Opts {
@@ -42,6 +44,9 @@ fn parse() -> Opts {
         warmup: get("--warmup").map_or(1.0, |c| c.parse().unwrap()),
         threads: get("--threads").map_or(1, |c| c.parse().unwrap()),
         label: get("--label").unwrap_or_default(),
+        body: get("--body-file").map_or(Bytes::from_static(BODY.as_bytes()), |p| {
+            Bytes::from(std::fs::read(&p).expect("--body-file"))
+        }),
     }
 }
 
@@ -65,7 +70,7 @@ async fn one(o: &Opts, sender: &mut Sender) -> bool {
     if let Some(k) = &o.key {
         b = b.header("authorization", format!("Bearer {k}"));
     }
-    let req = b.body(Full::new(Bytes::from_static(BODY.as_bytes()))).unwrap();
+    let req = b.body(Full::new(o.body.clone())).unwrap();
     if sender.ready().await.is_err() {
         return false;
     }

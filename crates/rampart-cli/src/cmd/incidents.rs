@@ -1,0 +1,215 @@
+//! `rampart incidents`: the guardrail incidents the gateway opened (one per `block`): list,
+//! show one, export as JSON Lines. Excerpts are redacted when stored.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use rampart_gateway::{now_ms, parse_time, rfc3339};
+use rampart_store::Store;
+use rampart_store::incidents::{Incident, Incidents};
+use serde_json::{Value, json};
+
+/// Arguments of `rampart incidents`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct Source {
+    /// Gateway configuration file (names the database).
+    #[arg(long, default_value = "rampart.toml")]
+    config: PathBuf,
+    /// The database file, instead of the one named in --config.
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// The newest incidents, newest first.
+    List {
+        /// Only incidents at or after this time: RFC 3339, YYYY-MM-DD, or a duration ago (24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Output format: text or json.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// One incident in full.
+    Show {
+        /// The incident's id (from `list`).
+        id: i64,
+        /// Output format: text or json.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// All incidents as JSON Lines, oldest first.
+    Export {
+        /// Output format (jsonl).
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Only incidents at or after this time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        source: Source,
+    },
+}
+
+fn open(source: &Source) -> anyhow::Result<Store> {
+    let path = match &source.db {
+        Some(p) => p.clone(),
+        None => rampart_gateway::Config::load(&source.config)?.database_path(),
+    };
+    if !path.exists() {
+        bail!("no database at {}", path.display());
+    }
+    Store::open(&path).with_context(|| format!("cannot open the database {}", path.display()))
+}
+
+fn since(s: Option<String>) -> anyhow::Result<Option<i64>> {
+    s.map(|s| parse_time(&s, now_ms(), false).map_err(|m| anyhow::anyhow!("--since: {m}")))
+        .transpose()
+}
+
+/// An incident as exported.
+pub fn incident_json(i: &Incident) -> Value {
+    let e = &i.entry;
+    json!({
+        "id": i.id,
+        "time": rfc3339(e.ts_ms),
+        "ts_ms": e.ts_ms,
+        "request_id": e.request_id,
+        "key_id": e.key_id,
+        "key_name": e.key_name,
+        "direction": e.direction,
+        "rule": e.rule,
+        "check": e.check,
+        "policy": e.policy,
+        "note": e.note,
+        "excerpt": e.excerpt,
+    })
+}
+
+fn one_line(s: &str, max: usize) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().count() > max {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Run the command; returns the exit code.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    match args.command {
+        Command::List {
+            since: s,
+            limit,
+            format,
+            source,
+        } => {
+            let since_ms = since(s)?;
+            let store = open(&source)?;
+            let list = store.list_incidents(since_ms, limit)?;
+            if format == "json" {
+                let v: Vec<Value> = list.iter().map(incident_json).collect();
+                println!("{}", Value::Array(v));
+                return Ok(0);
+            }
+            if list.is_empty() {
+                println!("no incidents");
+                return Ok(0);
+            }
+            println!(
+                "{:>5}  {:<24}  {:<3}  {:<16}  {:<28}  excerpt",
+                "id", "time", "dir", "key", "rule"
+            );
+            for i in &list {
+                let e = &i.entry;
+                println!(
+                    "{:>5}  {:<24}  {:<3}  {:<16}  {:<28}  {}",
+                    i.id,
+                    rfc3339(e.ts_ms),
+                    e.direction,
+                    one_line(&e.key_name, 16),
+                    e.rule,
+                    one_line(&e.excerpt, 60)
+                );
+            }
+            Ok(0)
+        }
+        Command::Show { id, format, source } => {
+            let store = open(&source)?;
+            let Some(i) = store.incident(id)? else {
+                bail!("no incident with id {id}");
+            };
+            if format == "json" {
+                println!("{}", incident_json(&i));
+                return Ok(0);
+            }
+            let e = &i.entry;
+            println!("incident {}", i.id);
+            println!("  time:       {}", rfc3339(e.ts_ms));
+            println!("  request:    {}", e.request_id);
+            println!("  key:        {} ({})", e.key_name, e.key_id);
+            println!("  direction:  {}", e.direction);
+            println!("  rule:       {} ({})", e.rule, e.check);
+            println!("  policy:     {}", e.policy);
+            println!("  note:       {}", e.note);
+            println!("  excerpt:    {}", one_line(&e.excerpt, 400));
+            Ok(0)
+        }
+        Command::Export {
+            format,
+            since: s,
+            output,
+            source,
+        } => {
+            if format != "jsonl" {
+                bail!("--format: `{format}` is not supported (use jsonl)");
+            }
+            let since_ms = since(s)?;
+            let store = open(&source)?;
+            let out: Box<dyn Write> = match &output {
+                Some(p) => Box::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("cannot write {}", p.display()))?,
+                ),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut out = std::io::BufWriter::new(out);
+            let mut io_err = None;
+            store.for_each_incident(since_ms, &mut |i| {
+                if io_err.is_none()
+                    && let Err(e) = writeln!(out, "{}", incident_json(&i))
+                {
+                    io_err = Some(e);
+                }
+                Ok(())
+            })?;
+            if let Some(e) = io_err.or_else(|| out.flush().err())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e.into());
+            }
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Train the prompt-injection classifier shipped in `model/injection.bin`.
+//!
+//! ```text
+//! cargo run --release -p rampart-guard --example train -- \
+//!     --data bench/guardrails/data --out crates/rampart-guard/model/injection.bin
+//! ```
+//!
+//! Reads `train.jsonl` and `validation.jsonl` (written by `bench/guardrails/extract.py`), trains
+//! a class-weighted L2-regularized logistic regression with AdaGrad (fixed seed, deterministic),
+//! picks the decision threshold at 1% false-positive rate on the validation split and writes the
+//! model. With `--grid`, a small grid of (learning rate, epochs, l2) is tried and the setting with the best
+//! validation recall at 1% FPR (ties: validation ROC-AUC) is kept. The test splits are never read.
+//!
+//! Options: `--bits N` (hash buckets 2^N, default 18), `--char-min N` / `--char-max N`
+//! (character n-gram lengths, default 3..=5), `--epochs N` (default 8), `--l2 X`
+//! (default 1e-6), `--lr X` (default 0.2), `--seed N`, `--grid`,
+//! `--dump-val FILE` (validation scores and texts, for error analysis).
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rampart_guard::classifier::{Classifier, FeatureConfig};
+
+struct Opts {
+    data: PathBuf,
+    out: PathBuf,
+    bits: u8,
+    char_min: u8,
+    char_max: u8,
+    epochs: usize,
+    l2: f32,
+    lr: f32,
+    seed: u64,
+    grid: bool,
+    dump_val: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Opts, String> {
+    let mut o = Opts {
+        data: PathBuf::from("bench/guardrails/data"),
+        out: PathBuf::from("crates/rampart-guard/model/injection.bin"),
+        bits: 18,
+        char_min: FeatureConfig::default().char_min,
+        char_max: FeatureConfig::default().char_max,
+        epochs: 8,
+        l2: 1e-6,
+        lr: 0.2,
+        seed: 0x5eed,
+        grid: false,
+        dump_val: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--data" => o.data = val("--data")?.into(),
+            "--out" => o.out = val("--out")?.into(),
+            "--bits" => o.bits = val("--bits")?.parse().map_err(|e| format!("--bits: {e}"))?,
+            "--char-min" => {
+                o.char_min = val("--char-min")?
+                    .parse()
+                    .map_err(|e| format!("--char-min: {e}"))?
+            }
+            "--char-max" => {
+                o.char_max = val("--char-max")?
+                    .parse()
+                    .map_err(|e| format!("--char-max: {e}"))?
+            }
+            "--epochs" => {
+                o.epochs = val("--epochs")?
+                    .parse()
+                    .map_err(|e| format!("--epochs: {e}"))?
+            }
+            "--l2" => o.l2 = val("--l2")?.parse().map_err(|e| format!("--l2: {e}"))?,
+            "--lr" => o.lr = val("--lr")?.parse().map_err(|e| format!("--lr: {e}"))?,
+            "--seed" => o.seed = val("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--grid" => o.grid = true,
+            "--dump-val" => o.dump_val = Some(val("--dump-val")?.into()),
+            "-h" | "--help" => {
+                return Err(
+                    "usage: train [--data DIR] [--out FILE] [--bits N] [--epochs N] \
+                            [--l2 X] [--lr X] [--seed N] [--grid]"
+                        .into(),
+                );
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(o)
+}
+
+/// xorshift64*: small, fixed-seed shuffling.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+type Sparse = Vec<(u32, f32)>;
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+fn dot(w: &[f32], b: f32, x: &Sparse) -> f32 {
+    b + x.iter().map(|&(i, v)| w[i as usize] * v).sum::<f32>()
+}
+
+/// One training setting.
+#[derive(Clone, Copy)]
+struct Hyper {
+    epochs: usize,
+    l2: f32,
+    lr: f32,
+    seed: u64,
+    verbose: bool,
+}
+
+/// Train; returns (weights, bias).
+fn train(dims: usize, xs: &[Sparse], ys: &[u8], h: &Hyper) -> (Vec<f32>, f32) {
+    let n_pos = ys.iter().filter(|&&y| y == 1).count().max(1) as f32;
+    let n_neg = (ys.len() as f32 - n_pos).max(1.0);
+    // Balanced class weights.
+    let cw = [
+        ys.len() as f32 / (2.0 * n_neg),
+        ys.len() as f32 / (2.0 * n_pos),
+    ];
+    let mut w = vec![0f32; dims];
+    let mut g2 = vec![0f32; dims];
+    let (mut b, mut bg2) = (0f32, 0f32);
+    let mut order: Vec<usize> = (0..xs.len()).collect();
+    let Hyper {
+        epochs,
+        l2,
+        lr,
+        seed,
+        verbose,
+    } = *h;
+    let mut rng = Rng(seed | 1);
+    for epoch in 0..epochs {
+        rng.shuffle(&mut order);
+        let mut loss = 0f64;
+        for &k in &order {
+            let x = &xs[k];
+            let y = ys[k];
+            let p = sigmoid(dot(&w, b, x));
+            let pc = if y == 1 { p } else { 1.0 - p };
+            loss += -(f64::from(pc.max(1e-7)).ln()) * f64::from(cw[y as usize]);
+            let g = (p - f32::from(y)) * cw[y as usize];
+            for &(i, v) in x {
+                let i = i as usize;
+                let grad = g * v + l2 * w[i];
+                g2[i] += grad * grad;
+                w[i] -= lr * grad / (g2[i].sqrt() + 1e-8);
+            }
+            bg2 += g * g;
+            b -= lr * g / (bg2.sqrt() + 1e-8);
+        }
+        if verbose {
+            eprintln!(
+                "train: epoch {}/{} weighted log-loss {:.4}",
+                epoch + 1,
+                epochs,
+                loss / xs.len() as f64
+            );
+        }
+    }
+    (w, b)
+}
+
+fn run() -> Result<(), String> {
+    let o = parse_args()?;
+    let t0 = std::time::Instant::now();
+    let train_rows = common::read_split(&o.data, "train")?;
+    let val_rows = common::read_split(&o.data, "validation")?;
+    let cfg = FeatureConfig {
+        bits: o.bits,
+        char_min: o.char_min,
+        char_max: o.char_max,
+        ..FeatureConfig::default()
+    };
+    cfg.validate().map_err(|e| e.to_string())?;
+    let xs: Vec<Sparse> = train_rows.iter().map(|r| cfg.features(&r.text)).collect();
+    let ys: Vec<u8> = train_rows.iter().map(|r| r.label).collect();
+    let vy: Vec<u8> = val_rows.iter().map(|r| r.label).collect();
+    eprintln!(
+        "train: {} train / {} validation rows featurized in {:.1?}",
+        xs.len(),
+        val_rows.len(),
+        t0.elapsed()
+    );
+
+    let grid: Vec<(usize, f32, f32)> = if o.grid {
+        let mut g = Vec::new();
+        for lr in [0.05, 0.1, 0.2] {
+            for e in [1, 2, 4, 8, 16] {
+                for l2 in [0.0, 1e-5, 1e-4, 3e-4, 1e-3] {
+                    g.push((e, l2, lr));
+                }
+            }
+        }
+        g
+    } else {
+        vec![(o.epochs, o.l2, o.lr)]
+    };
+
+    let mut best: Option<(f64, f64, Classifier, usize, f32, f32)> = None;
+    for (epochs, l2, lr) in grid {
+        let hyper = Hyper {
+            epochs,
+            l2,
+            lr,
+            seed: o.seed,
+            verbose: !o.grid,
+        };
+        let (w, b) = train(cfg.dims(), &xs, &ys, &hyper);
+        let tmp = Classifier::from_parts(cfg, w.clone(), b, 0.5).map_err(|e| e.to_string())?;
+        let vs: Vec<f32> = val_rows.iter().map(|r| tmp.score(&r.text)).collect();
+        let auc = common::roc_auc(&vs, &vy);
+        let thr = common::threshold_at_fpr(&vs, &vy, 0.01);
+        let (recall, fpr) = common::rates_at(&vs, &vy, thr);
+        eprintln!(
+            "train: epochs={epochs} l2={l2:e} lr={lr}: validation AUC {auc:.4}, threshold {thr:.4}, \
+             recall {recall:.4} at FPR {fpr:.4}"
+        );
+        let better = match &best {
+            None => true,
+            Some((r, a, ..)) => recall > *r || (recall == *r && auc > *a),
+        };
+        if better {
+            let c = Classifier::from_parts(cfg, w, b, thr).map_err(|e| e.to_string())?;
+            best = Some((recall, auc, c, epochs, l2, lr));
+        }
+    }
+    let (recall, auc, model, epochs, l2, lr) = best.ok_or("empty grid")?;
+    if let Some(p) = &o.dump_val {
+        // Validation texts with their scores, for error analysis (never the test splits).
+        let mut s = String::new();
+        for r in &val_rows {
+            let v = serde_json::json!({"label": r.label, "source": r.source,
+                                       "score": model.score(&r.text), "text": r.text});
+            s.push_str(&v.to_string());
+            s.push('\n');
+        }
+        std::fs::write(p, s).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    let bytes = model.to_bytes();
+    std::fs::write(&o.out, &bytes).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    println!(
+        "train: wrote {} ({} bytes): bits={} epochs={epochs} l2={l2:e} lr={lr} seed={}; \
+         validation AUC {auc:.4}, recall {recall:.4} at 1% FPR, threshold {:.4}; {:.1?}",
+        o.out.display(),
+        bytes.len(),
+        o.bits,
+        o.seed,
+        model.threshold(),
+        t0.elapsed()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("train: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
