@@ -36,15 +36,6 @@ impl GuardInspector {
     }
 }
 
-fn action(a: rampart_guard::Action) -> Action {
-    match a {
-        rampart_guard::Action::Allow => Action::Allow,
-        rampart_guard::Action::Flag => Action::Flag,
-        rampart_guard::Action::Redact => Action::Redact,
-        rampart_guard::Action::Block => Action::Block,
-    }
-}
-
 /// One decision per (action, rule), strongest first; notes name fields, never content. All
 /// blocking rules fold into one decision (the first), so the client's error and the audit
 /// record's `decision` name the same guardrail.
@@ -82,7 +73,7 @@ fn per_rule(dir: Direction, findings: &[Finding]) -> Vec<Decision> {
     }
     by.into_iter()
         .map(|((a, rule), (n, f))| Decision {
-            action: action(a.0),
+            action: a.0,
             rule: rule.to_string(),
             note: format!(
                 "{}: {}{}{}",

