@@ -27,8 +27,18 @@ pub fn rampart_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn rampart");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
+    // Write from another thread (the child may fill its stdout pipe before reading all of
+    // stdin); a child that exits without reading everything (a usage error) closes the pipe,
+    // which is not a test failure.
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || match stdin.write_all(&input) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
+        _ => {}
+    });
+    let out = child.wait_with_output().expect("wait for rampart");
+    writer.join().expect("stdin writer");
+    out
 }
 
 /// Parse a JSON report from stdout, failing with stderr shown.
