@@ -41,9 +41,23 @@ fn guard_check_blocks_injection_and_secrets_by_default_and_never_prints_the_secr
     let s = String::from_utf8_lossy(&out.stdout);
     let v = json(&out);
     assert_eq!(v["findings"][0]["check"], "secrets");
-    // Blocked text is echoed unredacted only because nothing was set to redact; the finding
-    // itself never carries the secret.
-    assert!(!v["findings"].to_string().contains(&tok[4..]), "{s}");
+    // Neither the finding nor the echoed text carries the secret unless asked for.
+    assert!(!s.contains(&tok[4..]), "{s}");
+    assert_eq!(
+        v["text"], "my token [REDACTED:secrets.github-pat-classic]",
+        "{s}"
+    );
+    let mut shown = args.to_vec();
+    shown.push("--show-secrets");
+    let out = rampart_stdin(p, &shown, format!("my token {tok}").as_bytes());
+    assert_eq!(json(&out)["text"], format!("my token {tok}"));
+    let body = format!(r#"{{"messages":[{{"role":"user","content":"key {tok}"}}]}}"#);
+    let mut body_args = args.to_vec();
+    body_args.push("--body");
+    let out = rampart_stdin(p, &body_args, body.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(!s.contains(&tok[4..]), "{s}");
 
     let out = rampart_stdin(p, &args, b"What is the boiling point of water at altitude?");
     assert_eq!(out.status.code(), Some(0));

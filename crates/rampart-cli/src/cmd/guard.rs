@@ -41,6 +41,10 @@ enum Command {
         /// Rules only: do not run the injection classifier.
         #[arg(long)]
         no_classifier: bool,
+        /// Print secrets the policy did not redact (flagged or blocked ones) in the output text;
+        /// by default they are masked as `[REDACTED:<rule>]`.
+        #[arg(long)]
+        show_secrets: bool,
     },
 }
 
@@ -52,6 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         format,
         body,
         no_classifier,
+        show_secrets,
     } = args.command;
     let dir = if direction == "in" {
         Direction::In
@@ -81,7 +86,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     let (action, findings, text) = if body {
         let out = guard.check_body(&policy, dir, &input);
-        let text = String::from_utf8_lossy(out.body.as_deref().unwrap_or(&input)).into_owned();
+        let text = if out.findings.iter().any(unredacted_secret) && !show_secrets {
+            WITHHELD.to_string()
+        } else {
+            String::from_utf8_lossy(out.body.as_deref().unwrap_or(&input)).into_owned()
+        };
         (out.action, out.findings, text)
     } else {
         let text = match String::from_utf8(input) {
@@ -94,7 +103,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         };
         let out = guard.check_text(&policy, dir, &text);
-        (out.action, out.findings, out.text)
+        // Spans refer to the input; when the guard rewrote nothing they still apply.
+        let shown = if show_secrets || !out.findings.iter().any(unredacted_secret) {
+            out.text
+        } else if out.text == text {
+            mask_secrets(&text, &out.findings)
+        } else {
+            WITHHELD.to_string()
+        };
+        (out.action, out.findings, shown)
     };
     match format.as_str() {
         "json" => {
@@ -128,4 +145,39 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
     Ok(u8::from(action == rampart_guard::Action::Block))
+}
+
+const WITHHELD: &str =
+    "(withheld: the input holds a secret the policy did not redact; --show-secrets prints it)";
+
+/// A secret the policy flagged or blocked: it is still in the text.
+fn unredacted_secret(f: &rampart_guard::Finding) -> bool {
+    f.check == "secrets" && f.action != rampart_guard::Action::Redact
+}
+
+/// `text` with every secret finding's span replaced by `[REDACTED:<rule>]`.
+fn mask_secrets(text: &str, findings: &[rampart_guard::Finding]) -> String {
+    let mut spans: Vec<(usize, usize, &str)> = findings
+        .iter()
+        .filter(|f| unredacted_secret(f) && f.field.is_none())
+        .filter_map(|f| Some((f.start?, f.end?, f.rule.as_str())))
+        .filter(|&(s, e, _)| {
+            s < e && e <= text.len() && text.is_char_boundary(s) && text.is_char_boundary(e)
+        })
+        .collect();
+    spans.sort();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (s, e, rule) in spans {
+        if s < at {
+            continue; // overlaps a span already masked
+        }
+        out.push_str(&text[at..s]);
+        out.push_str("[REDACTED:");
+        out.push_str(rule);
+        out.push(']');
+        at = e;
+    }
+    out.push_str(&text[at..]);
+    out
 }
