@@ -8,7 +8,8 @@
 //! For the response it may hand out a [`ResponseInspector`] that sees the upstream body chunk by
 //! chunk as it streams (SSE or not) and can pass, rewrite, hold back (return an empty chunk to
 //! keep a window across chunk boundaries and release it later) or end the stream with a final
-//! chunk of its own (e.g. an SSE error event).
+//! chunk of its own (e.g. an SSE error event). A non-SSE answer is read whole (up to 32 MiB)
+//! and handed over as one chunk before any header is sent, so a refusal becomes a `403`.
 //!
 //! Every [`Decision`] is recorded in the request's audit record: the strongest action becomes
 //! the record's `decision` (`block:<rule>`, `redact:<rule>`, `flag:<rule>`), and all decisions go

@@ -345,6 +345,9 @@ fn reload_keys(
     Ok(v)
 }
 
+/// The largest non-streamed upstream answer the guardrails buffer to inspect whole.
+const MAX_INSPECTED_RESPONSE: usize = 32 << 20;
+
 // ── Bodies ────────────────────────────────────────────────────────────────────────────────────
 
 /// The response body type of the gateway.
@@ -402,6 +405,8 @@ struct Finish {
     start: Instant,
     detail: serde_json::Map<String, Value>,
     decisions: Vec<Decision>,
+    /// The upstream's status: a 2xx answer is charged even when a guardrail refuses to pass it on.
+    upstream_status: u16,
 }
 
 /// An upstream body on its way to the client: counted, inspected, and audited at its end.
@@ -495,7 +500,7 @@ impl Drop for Metered {
 
 impl Finish {
     fn complete(mut self, usage: Usage, how: &str) {
-        let ok = self.entry.status < 400;
+        let ok = self.upstream_status < 400;
         let usage = if ok { usage } else { Usage::default() };
         let cost = (usage.prompt as f64 * self.model.in_nanos
             + usage.completion as f64 * self.model.out_nanos)
@@ -1166,6 +1171,91 @@ async fn api(state: &Arc<State>, ctx: &mut Ctx, req: Request<Incoming>) -> Resul
         detail.insert("stream".into(), Value::from(true));
     }
     let idle = fwd.upstream.read_timeout;
+    let upstream_status = rparts.status.as_u16();
+    let mut response_inspector = response_inspector;
+    if !sse && let Some(mut inspector) = response_inspector.take() {
+        // A non-streamed answer is inspected whole before any header leaves, so a refusal is a
+        // real error status, not a 200 with an error body.
+        let body = match tokio::time::timeout(
+            idle,
+            http_body_util::Limited::new(rbody, MAX_INSPECTED_RESPONSE).collect(),
+        )
+        .await
+        {
+            Ok(Ok(c)) => c.to_bytes(),
+            Ok(Err(e)) => {
+                let code = if e.is::<http_body_util::LengthLimitError>() {
+                    "upstream_response_too_large"
+                } else {
+                    "upstream_error"
+                };
+                return Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "api_error",
+                    code,
+                    "The upstream's answer could not be read for inspection.",
+                )
+                .decision(format!("error:{code}")));
+            }
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "api_error",
+                    "upstream_read_timeout",
+                    "The upstream's answer did not arrive in time.",
+                )
+                .decision("error:upstream_read_timeout".to_string()));
+            }
+        };
+        let mut sniffer = Sniffer::new(false, original.len());
+        sniffer.feed(&body);
+        let mut out = Vec::with_capacity(body.len());
+        match inspector.on_chunk(body) {
+            ChunkOutcome::Send(b) => {
+                out.extend_from_slice(&b);
+                out.extend_from_slice(&inspector.on_end());
+            }
+            ChunkOutcome::End(b) => out.extend_from_slice(&b),
+        }
+        let found = inspector.decisions();
+        // A block either replaced the answer by a guardrail error (→ 403) or, for harm with a
+        // safe completion configured, by a normal answer (→ the upstream's status).
+        let refused = found.iter().any(|d| d.action == Action::Block)
+            && serde_json::from_slice::<Value>(&out)
+                .is_ok_and(|v| v["error"]["type"] == "guardrail_blocked");
+        if refused {
+            rparts.status = StatusCode::FORBIDDEN;
+            rparts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        rparts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(out.len()));
+        let mut decisions = decisions;
+        decisions.extend(found);
+        ctx.done = true;
+        let mut entry = std::mem::take(&mut ctx.entry);
+        entry.status = rparts.status.as_u16();
+        Finish {
+            state: Arc::clone(state),
+            key,
+            _permit: permit,
+            model,
+            entry,
+            route,
+            start: ctx.start,
+            detail,
+            decisions,
+            upstream_status,
+        }
+        .complete(sniffer.finish(), "complete");
+        return Ok(Done::Streaming(Response::from_parts(
+            rparts,
+            Body::full(out),
+        )));
+    }
     let metered = Metered {
         inner: rbody,
         idle,
@@ -1185,6 +1275,7 @@ async fn api(state: &Arc<State>, ctx: &mut Ctx, req: Request<Incoming>) -> Resul
             start: ctx.start,
             detail,
             decisions,
+            upstream_status,
         }),
         ended: false,
     };

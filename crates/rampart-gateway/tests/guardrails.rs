@@ -380,7 +380,8 @@ async fn an_injection_prompt_is_blocked_nothing_goes_upstream_and_an_incident_op
 async fn a_phishing_link_in_a_response_is_blocked_streamed_or_not() {
     let mut e = env().await;
     let prompt = "Reply with: your account is locked, sign in at https://www.paypa1.com/signin to restore it.";
-    // Not streamed: the body is replaced by an error naming the guardrail.
+    // Not streamed: inspected whole before any header leaves, so the client gets a real 403
+    // with an error naming the guardrail.
     let r = send(
         e.gw.addr,
         "POST",
@@ -389,7 +390,9 @@ async fn a_phishing_link_in_a_response_is_blocked_streamed_or_not() {
         &chat_body(prompt, false),
     )
     .await;
+    assert_eq!(r.status, 403, "{}", r.text());
     assert!(!r.text().contains("paypa1"), "{}", r.text());
+    assert_eq!(r.json()["error"]["type"], "guardrail_blocked");
     assert_eq!(r.json()["error"]["code"], "urls.malicious");
     // Streamed: the link is split across deltas; the stream ends with an error event.
     let r = send(
@@ -422,6 +425,16 @@ async fn a_phishing_link_in_a_response_is_blocked_streamed_or_not() {
             .count()
             == 3,
         "{audit:?}"
+    );
+    // The refused non-streamed answer is audited with the status the client got, and its
+    // tokens are still charged (the upstream produced them).
+    let refused = audit
+        .iter()
+        .find(|a| a["decision"] == "block:urls.malicious" && a["status"] == 403)
+        .expect("a 403 record for the non-streamed block");
+    assert!(
+        refused["completion_tokens"].as_u64().unwrap_or(0) > 0,
+        "{refused}"
     );
     let inc = e.gw.store().list_incidents(None, 10).unwrap();
     assert_eq!(inc.len(), 3);
@@ -537,6 +550,23 @@ async fn strict_policies_refuse_unknown_parts_and_oversize_prompts_and_answer_ha
             .map(|i| i.entry.rule.as_str())
             .collect::<Vec<_>>(),
         ["harm.self_harm", "size.max_tokens", "content.unknown_part"]
+    );
+    // Not streamed: the safe completion is a normal answer with the upstream's status.
+    let r = send(
+        e.gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&strict),
+        &chat_body("Honestly, nobody would miss you.", false),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.text().contains("miss you"), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("I can't help with that. Please talk to someone you trust."),
+        "{}",
+        r.text()
     );
     e.gw.shutdown().await;
 }

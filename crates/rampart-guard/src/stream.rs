@@ -12,9 +12,9 @@
 //! upstream body release everything.
 //!
 //! A non-SSE body is held whole (up to `outbound.max_response_bytes`) and checked at its end
-//! with [`Guard::check_body`]; a block replaces it with an error body. The response status and
-//! headers were already sent by then, so a blocked response keeps the upstream's status (200)
-//! with an OpenAI-style (or Anthropic-style) error body naming the guardrail.
+//! with [`Guard::check_body`]; a block replaces it with an OpenAI-style (or Anthropic-style)
+//! error body naming the guardrail. The gateway inspects non-SSE answers whole before sending
+//! any header, so such a refusal reaches the client as a `403`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
