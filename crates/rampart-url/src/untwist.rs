@@ -369,6 +369,16 @@ impl BrandIndex {
         }
     }
 
+    /// The preferred candidate (see [`Self::prefer`]) among `ids` whose brand label has at least
+    /// `min_len` characters, reported with `technique`.
+    fn best_of(&self, ids: &[u32], min_len: usize, technique: Technique) -> Option<Hit> {
+        ids.iter()
+            .filter(|&&id| self.label_len(id) >= min_len)
+            .fold(None, |best, &target| {
+                self.prefer(best, Hit { target, technique })
+            })
+    }
+
     fn label_len(&self, id: u32) -> usize {
         self.targets[id as usize].label.len()
     }
@@ -388,25 +398,13 @@ impl BrandIndex {
         }
         // 1. The brand's exact label under another suffix.
         if let Some(ids) = self.exact.get(ascii) {
-            let mut best = None;
-            for &id in ids {
-                if self.label_len(id) >= 4 {
-                    let technique = if private {
-                        Technique::SharedHosting
-                    } else {
-                        Technique::TldSwap
-                    };
-                    best = self.prefer(
-                        best,
-                        Hit {
-                            target: id,
-                            technique,
-                        },
-                    );
-                }
-            }
-            if best.is_some() {
-                return best;
+            let technique = if private {
+                Technique::SharedHosting
+            } else {
+                Technique::TldSwap
+            };
+            if let Some(h) = self.best_of(ids, 4, technique) {
+                return Some(h);
             }
         }
         // 2. Same strong fold: a homoglyph.
@@ -419,20 +417,8 @@ impl BrandIndex {
                 Technique::IdnHomoglyph
             };
             let min = if unicode.is_ascii() { 4 } else { 3 };
-            let mut best = None;
-            for &id in ids {
-                if self.label_len(id) >= min {
-                    best = self.prefer(
-                        best,
-                        Hit {
-                            target: id,
-                            technique,
-                        },
-                    );
-                }
-            }
-            if best.is_some() {
-                return best;
+            if let Some(h) = self.best_of(ids, min, technique) {
+                return Some(h);
             }
         }
         // 3. One edit away, as written or on the strong fold.
@@ -449,20 +435,8 @@ impl BrandIndex {
         if s.chars().count() >= 5
             && let Some(ids) = self.weak.get(&fold::weak(s))
         {
-            let mut best = None;
-            for &id in ids {
-                if self.label_len(id) >= 5 {
-                    best = self.prefer(
-                        best,
-                        Hit {
-                            target: id,
-                            technique: Technique::Homoglyph,
-                        },
-                    );
-                }
-            }
-            if best.is_some() {
-                return best;
+            if let Some(h) = self.best_of(ids, 5, Technique::Homoglyph) {
+                return Some(h);
             }
         }
         // 5. Two edits of a long label (on the weak fold).
@@ -679,19 +653,7 @@ impl BrandIndex {
         let joined = format!("{left}{label}");
         let s = fold::strong(&joined);
         let ids = self.exact.get(&joined).or_else(|| self.strong.get(&s))?;
-        let mut best = None;
-        for &id in ids {
-            if self.label_len(id) >= 5 {
-                best = self.prefer(
-                    best,
-                    Hit {
-                        target: id,
-                        technique: Technique::DotInsertion,
-                    },
-                );
-            }
-        }
-        best
+        self.best_of(ids, 5, Technique::DotInsertion)
     }
 
     /// A brand's own domain written as labels of `text` (a subdomain, user-info or path),
@@ -718,20 +680,8 @@ impl BrandIndex {
         }
         let s = fold::strong(sub_label);
         if let Some(ids) = self.strong.get(&s) {
-            let mut best = None;
-            for &id in ids {
-                if self.label_len(id) >= 3 {
-                    best = self.prefer(
-                        best,
-                        Hit {
-                            target: id,
-                            technique: Technique::BrandInSubdomain,
-                        },
-                    );
-                }
-            }
-            if best.is_some() {
-                return best;
+            if let Some(h) = self.best_of(ids, 3, Technique::BrandInSubdomain) {
+                return Some(h);
             }
         }
         match self.combo(&s) {
