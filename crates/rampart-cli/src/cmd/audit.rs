@@ -38,19 +38,67 @@ enum Command {
         source: Source,
     },
     /// Write the audit records as JSON Lines (one record per line, oldest first).
-    Export {
-        /// Output format (jsonl).
-        #[arg(long, default_value = "jsonl")]
-        format: String,
-        /// Only records at or after this time: RFC 3339, YYYY-MM-DD, or a duration ago (24h, 7d).
-        #[arg(long)]
-        since: Option<String>,
-        /// Write to this file instead of standard output.
-        #[arg(long, short)]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        source: Source,
-    },
+    Export(Export),
+}
+
+/// `--format jsonl [--since T] [-o FILE]` and the database: the arguments of `audit export` and
+/// `incidents export`.
+#[derive(clap::Args)]
+pub(crate) struct Export {
+    /// Output format (jsonl).
+    #[arg(long, default_value = "jsonl")]
+    format: String,
+    /// Only entries at or after this time: RFC 3339, YYYY-MM-DD, or a duration ago (24h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    source: Source,
+}
+
+impl Export {
+    /// Check the arguments, open the database and the output, and write one JSON line per value
+    /// that `rows` hands to its callback. A closed pipe (`| head`) ends quietly. Exit code 0.
+    pub(crate) fn write_jsonl(
+        self,
+        rows: impl FnOnce(&Store, Option<i64>, &mut dyn FnMut(&serde_json::Value)) -> anyhow::Result<()>,
+    ) -> anyhow::Result<u8> {
+        if self.format != "jsonl" {
+            bail!("--format: `{}` is not supported (use jsonl)", self.format);
+        }
+        let since_ms = parse_since(self.since)?;
+        let store = open(&self.source)?;
+        let out: Box<dyn Write> = match &self.output {
+            Some(p) => Box::new(
+                std::fs::File::create(p)
+                    .with_context(|| format!("cannot write {}", p.display()))?,
+            ),
+            None => Box::new(std::io::stdout().lock()),
+        };
+        let mut out = std::io::BufWriter::new(out);
+        let mut io_err = None;
+        rows(&store, since_ms, &mut |v| {
+            if io_err.is_none()
+                && let Err(e) = writeln!(out, "{v}")
+            {
+                io_err = Some(e);
+            }
+        })?;
+        if let Some(e) = io_err.or_else(|| out.flush().err())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(e.into());
+        }
+        Ok(0)
+    }
+}
+
+/// `--since`: RFC 3339, YYYY-MM-DD, or a duration ago (24h, 7d), as Unix milliseconds.
+pub(crate) fn parse_since(s: Option<String>) -> anyhow::Result<Option<i64>> {
+    s.map(|s| parse_time(&s, now_ms(), false).map_err(|m| anyhow::anyhow!("--since: {m}")))
+        .transpose()
 }
 
 /// Open the gateway's database named by `source`; it must exist.
@@ -125,58 +173,18 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
             Ok(u8::from(r.problem.is_some()))
         }
-        Command::Export {
-            format,
-            since,
-            output,
-            source,
-        } => {
-            if format != "jsonl" {
-                bail!("--format: `{format}` is not supported (use jsonl)");
-            }
-            let since_ms = match since {
-                None => None,
-                Some(s) => Some(
-                    parse_time(&s, now_ms(), false).map_err(|m| anyhow::anyhow!("--since: {m}"))?,
-                ),
-            };
-            let store = open(&source)?;
-            let out: Box<dyn Write> = match &output {
-                Some(p) => Box::new(
-                    std::fs::File::create(p)
-                        .with_context(|| format!("cannot write {}", p.display()))?,
-                ),
-                None => Box::new(std::io::stdout().lock()),
-            };
-            let mut out = std::io::BufWriter::new(out);
-            let mut io_err = None;
+        Command::Export(export) => export.write_jsonl(|store, since_ms, emit| {
             store.for_each_audit(
                 AuditQuery {
                     since_ms,
                     ..Default::default()
                 },
                 &mut |rec| {
-                    if io_err.is_none()
-                        && let Err(e) = writeln!(out, "{}", audit_json(&rec))
-                    {
-                        io_err = Some(e);
-                    }
+                    emit(&audit_json(&rec));
                     Ok(())
                 },
             )?;
-            if let Some(e) = io_err {
-                // A closed pipe (e.g. `| head`) is not an error.
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(e.into());
-                }
-                return Ok(0);
-            }
-            if let Err(e) = out.flush()
-                && e.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                return Err(e.into());
-            }
-            Ok(0)
-        }
+            Ok(())
+        }),
     }
 }

@@ -1,11 +1,8 @@
 //! `rampart incidents`: the guardrail incidents the gateway opened (one per `block`): list,
 //! show one, export as JSON Lines. Excerpts are redacted when stored.
 
-use std::io::Write;
-use std::path::PathBuf;
-
-use anyhow::{Context, bail};
-use rampart_gateway::{now_ms, parse_time, rfc3339};
+use anyhow::bail;
+use rampart_gateway::rfc3339;
 use rampart_store::incidents::{Incident, Incidents};
 use serde_json::{Value, json};
 
@@ -16,7 +13,7 @@ pub struct Args {
     command: Command,
 }
 
-use super::audit::{Source, open};
+use super::audit::{Export, Source, open, parse_since};
 
 #[derive(clap::Subcommand)]
 enum Command {
@@ -45,24 +42,7 @@ enum Command {
         source: Source,
     },
     /// All incidents as JSON Lines, oldest first.
-    Export {
-        /// Output format (jsonl).
-        #[arg(long, default_value = "jsonl")]
-        format: String,
-        /// Only incidents at or after this time.
-        #[arg(long)]
-        since: Option<String>,
-        /// Write to this file instead of standard output.
-        #[arg(long, short)]
-        output: Option<PathBuf>,
-        #[command(flatten)]
-        source: Source,
-    },
-}
-
-fn since(s: Option<String>) -> anyhow::Result<Option<i64>> {
-    s.map(|s| parse_time(&s, now_ms(), false).map_err(|m| anyhow::anyhow!("--since: {m}")))
-        .transpose()
+    Export(Export),
 }
 
 /// An incident as exported.
@@ -105,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             format,
             source,
         } => {
-            let since_ms = since(s)?;
+            let since_ms = parse_since(s)?;
             let store = open(&source)?;
             let list = store.list_incidents(since_ms, limit)?;
             if format == "json" {
@@ -156,40 +136,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             println!("  excerpt:    {}", one_line(&e.excerpt, 400));
             Ok(0)
         }
-        Command::Export {
-            format,
-            since: s,
-            output,
-            source,
-        } => {
-            if format != "jsonl" {
-                bail!("--format: `{format}` is not supported (use jsonl)");
-            }
-            let since_ms = since(s)?;
-            let store = open(&source)?;
-            let out: Box<dyn Write> = match &output {
-                Some(p) => Box::new(
-                    std::fs::File::create(p)
-                        .with_context(|| format!("cannot write {}", p.display()))?,
-                ),
-                None => Box::new(std::io::stdout().lock()),
-            };
-            let mut out = std::io::BufWriter::new(out);
-            let mut io_err = None;
+        Command::Export(export) => export.write_jsonl(|store, since_ms, emit| {
             store.for_each_incident(since_ms, &mut |i| {
-                if io_err.is_none()
-                    && let Err(e) = writeln!(out, "{}", incident_json(&i))
-                {
-                    io_err = Some(e);
-                }
+                emit(&incident_json(&i));
                 Ok(())
             })?;
-            if let Some(e) = io_err.or_else(|| out.flush().err())
-                && e.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                return Err(e.into());
-            }
-            Ok(0)
-        }
+            Ok(())
+        }),
     }
 }
