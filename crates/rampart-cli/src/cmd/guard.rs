@@ -155,29 +155,16 @@ fn unredacted_secret(f: &rampart_guard::Finding) -> bool {
     f.check == "secrets" && f.action != rampart_guard::Action::Redact
 }
 
-/// `text` with every secret finding's span replaced by `[REDACTED:<rule>]`.
+/// `text` with the span of every secret still in it replaced by `[REDACTED:<rule>]`, the way the
+/// guard redacts.
 fn mask_secrets(text: &str, findings: &[rampart_guard::Finding]) -> String {
-    let mut spans: Vec<(usize, usize, &str)> = findings
+    let masks: Vec<rampart_guard::Finding> = findings
         .iter()
         .filter(|f| unredacted_secret(f) && f.field.is_none())
-        .filter_map(|f| Some((f.start?, f.end?, f.rule.as_str())))
-        .filter(|&(s, e, _)| {
-            s < e && e <= text.len() && text.is_char_boundary(s) && text.is_char_boundary(e)
+        .map(|f| rampart_guard::Finding {
+            action: rampart_guard::Action::Redact,
+            ..f.clone()
         })
         .collect();
-    spans.sort();
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for (s, e, rule) in spans {
-        if s < at {
-            continue; // overlaps a span already masked
-        }
-        out.push_str(&text[at..s]);
-        out.push_str("[REDACTED:");
-        out.push_str(rule);
-        out.push(']');
-        at = e;
-    }
-    out.push_str(&text[at..]);
-    out
+    rampart_guard::redact(text, &masks)
 }
