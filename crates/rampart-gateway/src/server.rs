@@ -779,7 +779,8 @@ fn finish_now(state: &State, ctx: &mut Ctx) {
 pub(crate) enum Done {
     /// A complete response; the caller writes the audit record.
     Full(Response<Body>),
-    /// A proxied response whose body writes the audit record when it ends.
+    /// A proxied response whose audit record is not the caller's business: its body writes it
+    /// when it ends (streamed), or it was written before the headers (inspected whole).
     Streaming(Response<Body>),
 }
 
