@@ -466,18 +466,7 @@ impl Judge {
             .map(|a| a.host.to_string())
             .unwrap_or_default();
 
-        let mut verdict = Verdict {
-            url: String::new(),
-            host: None,
-            host_unicode: None,
-            registrable_domain: None,
-            public_suffix: None,
-            verdict: Level::Safe,
-            score: 0,
-            impersonates: None,
-            reasons: Vec::new(),
-            error: None,
-        };
+        let mut verdict = blank(String::new());
         let mut owner = None;
 
         // User-info before the host.
@@ -1067,8 +1056,13 @@ fn shown(text: &str) -> Verdict {
             t.replace_range(start + colon + 1..start + at, "****");
         }
     }
+    blank(t)
+}
+
+/// A verdict for `url` with nothing found yet.
+fn blank(url: String) -> Verdict {
     Verdict {
-        url: t,
+        url,
         host: None,
         host_unicode: None,
         registrable_domain: None,
