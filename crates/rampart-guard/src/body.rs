@@ -154,19 +154,10 @@ impl Guard {
             return done(findings, None, None, false);
         }
         if dir == Direction::Out && body.len() > policy.outbound.max_response_bytes {
-            findings.push(Finding {
-                check: "size",
-                rule: "size.max_response_bytes".into(),
-                action: Action::Block,
-                field: None,
-                start: None,
-                end: None,
-                note: format!(
-                    "response of {} bytes is larger than the {} scanned whole",
-                    body.len(),
-                    policy.outbound.max_response_bytes
-                ),
-            });
+            findings.push(response_too_large(
+                body.len(),
+                policy.outbound.max_response_bytes,
+            ));
             return done(findings, None, None, false);
         }
         let mut value: Value = match serde_json::from_slice(body) {
@@ -301,6 +292,19 @@ fn done(
         body,
         excerpt,
         safe_completion,
+    }
+}
+
+/// The block for an answer larger than the guardrails hold to check whole (`len` bytes so far).
+pub(crate) fn response_too_large(len: usize, max: usize) -> Finding {
+    Finding {
+        check: "size",
+        rule: "size.max_response_bytes".into(),
+        action: Action::Block,
+        field: None,
+        start: None,
+        end: None,
+        note: format!("response of {len} bytes is larger than the {max} scanned whole"),
     }
 }
 

@@ -147,18 +147,10 @@ impl StreamScanner {
         match self.kind {
             Kind::Json | Kind::Unknown => {
                 if self.buf.len() > self.policy.outbound.max_response_bytes {
-                    let f = Finding {
-                        check: "size",
-                        rule: "size.max_response_bytes".into(),
-                        action: Action::Block,
-                        field: None,
-                        start: None,
-                        end: None,
-                        note: format!(
-                            "response larger than the {} bytes scanned whole",
-                            self.policy.outbound.max_response_bytes
-                        ),
-                    };
+                    let f = crate::body::response_too_large(
+                        self.buf.len(),
+                        self.policy.outbound.max_response_bytes,
+                    );
                     return self.block(f, String::new());
                 }
                 StreamOutput::default()
