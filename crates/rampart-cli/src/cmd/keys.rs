@@ -4,6 +4,7 @@
 //! within `server.keys_refresh_secs`. A new key is printed once, alone on the last line of
 //! standard output, and never stored (only its keyed hash is).
 
+use super::out::outln;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -180,11 +181,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             let (key, rec) = new_key(&hasher(&config)?, &spec, now_ms(), None)?;
             store.insert_key(&rec)?;
             let v = key_json(&rec, None);
-            println!("created key {} ({})", rec.id, rec.name);
-            println!("  models: {}", models_of(&v));
-            println!("  limits: {}", describe(&v));
-            println!("Store this key now; it is shown only this once:");
-            println!("{key}");
+            outln!("created key {} ({})", rec.id, rec.name);
+            outln!("  models: {}", models_of(&v));
+            outln!("  limits: {}", describe(&v));
+            outln!("Store this key now; it is shown only this once:");
+            outln!("{key}");
             Ok(0)
         }
         Command::List { format, common } => {
@@ -196,14 +197,22 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 .map(|k| key_json(k, Some(spend.get(&k.id).copied().unwrap_or(0))))
                 .collect();
             match format.as_str() {
-                "json" => println!("{}", serde_json::to_string_pretty(&rows)?),
+                "json" => {
+                    let text = serde_json::to_string_pretty(&rows)?;
+                    outln!("{text}")
+                }
                 "table" => {
-                    println!(
+                    outln!(
                         "{:<21} {:<20} {:<8} {:<14} {:<20} {:>12}  LIMITS",
-                        "ID", "NAME", "STATUS", "KEY", "MODELS", "SPENT USD"
+                        "ID",
+                        "NAME",
+                        "STATUS",
+                        "KEY",
+                        "MODELS",
+                        "SPENT USD"
                     );
                     for v in &rows {
-                        println!(
+                        outln!(
                             "{:<21} {:<20} {:<8} {:<14} {:<20} {:>12.6}  {}",
                             v["id"].as_str().unwrap_or(""),
                             v["name"].as_str().unwrap_or(""),
@@ -222,7 +231,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Command::Revoke { id, common } => {
             let (_config, mut store) = open(&common)?;
             if store.revoke_key(&id, now_ms())? {
-                println!("revoked {id}");
+                outln!("revoked {id}");
                 Ok(0)
             } else {
                 match store.get_key(&id)? {
@@ -248,12 +257,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             if !store.rotate_key(&old.id, &rec, now_ms())? {
                 bail!("key {id} changed meanwhile; try again");
             }
-            println!(
+            outln!(
                 "rotated {} → {} ({}); {} is revoked",
-                old.id, rec.id, rec.name, old.id
+                old.id,
+                rec.id,
+                rec.name,
+                old.id
             );
-            println!("Store this key now; it is shown only this once:");
-            println!("{key}");
+            outln!("Store this key now; it is shown only this once:");
+            outln!("{key}");
             Ok(0)
         }
     }

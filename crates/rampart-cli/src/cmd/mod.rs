@@ -8,7 +8,7 @@ pub mod gateway;
 pub mod guard;
 pub mod incidents;
 pub mod keys;
-mod out;
+pub(crate) mod out;
 pub mod presence;
 pub mod sbom;
 pub mod scan;

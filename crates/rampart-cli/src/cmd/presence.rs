@@ -1,5 +1,6 @@
 //! `rampart presence`: latency-based verification of where a user really is.
 
+use super::out::outln;
 use anyhow::Context;
 use rampart_presence::baseline::MODEL_VERSION;
 use rampart_presence::simulate::{SimConfig, simulate};
@@ -584,7 +585,8 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<u8> {
         cfg.users = u;
     }
     if a.print_config {
-        println!("{}", serde_json::to_string_pretty(&cfg)?);
+        let text = serde_json::to_string_pretty(&cfg)?;
+        outln!("{text}");
         return Ok(0);
     }
     cfg.validate()
