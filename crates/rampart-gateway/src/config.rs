@@ -136,6 +136,9 @@ pub struct AdminConfig {
 pub struct AuditConfig {
     /// Store request bodies (secrets redacted) in the audit trail.
     pub log_bodies: bool,
+    /// Keep personal data (e-mail, phone, cards, IBAN, national ids, IPs) in logged bodies.
+    /// Default false: it is masked as `[PII:kind]`, like secrets.
+    pub log_pii: bool,
     /// Largest body stored, bytes (longer bodies are cut).
     pub max_logged_body_bytes: usize,
     /// Records per write transaction at most.
@@ -150,6 +153,7 @@ impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
             log_bodies: false,
+            log_pii: false,
             max_logged_body_bytes: 64 * 1024,
             batch_size: 512,
             flush_interval_ms: 200,

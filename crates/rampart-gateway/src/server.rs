@@ -76,6 +76,7 @@ pub(crate) struct State {
     body_timeout: Duration,
     max_queue: i64,
     log_bodies: bool,
+    log_pii: bool,
     max_logged_body: usize,
     redactor: Option<rampart_detect::RuleSet>,
 }
@@ -185,6 +186,7 @@ impl Gateway {
             body_timeout: secs(config.server.body_timeout_secs),
             max_queue: i64::try_from(config.audit.max_queue).unwrap_or(i64::MAX),
             log_bodies: config.audit.log_bodies,
+            log_pii: config.audit.log_pii,
             max_logged_body: config.audit.max_logged_body_bytes,
             redactor,
         });
@@ -816,6 +818,27 @@ struct Probe {
     stream: Option<bool>,
 }
 
+/// Personal data in a logged body replaced by `[PII:kind]` (the guardrails' detectors, with
+/// their check digits, so order numbers and timestamps stay readable).
+fn mask_pii(text: &str) -> String {
+    let mut ms = rampart_guard::pii::find(text, &rampart_guard::pii::PiiKind::ALL);
+    ms.sort_by_key(|m| m.range.start);
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for m in ms {
+        if m.range.start < at {
+            continue;
+        }
+        out.push_str(&text[at..m.range.start]);
+        out.push_str("[PII:");
+        out.push_str(m.kind.as_str());
+        out.push(']');
+        at = m.range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 fn redact_body(state: &State, body: &[u8]) -> String {
     let cut = &body[..body.len().min(state.max_logged_body)];
     let mut out = Vec::with_capacity(cut.len());
@@ -835,6 +858,9 @@ fn redact_body(state: &State, body: &[u8]) -> String {
     }
     out.extend_from_slice(&cut[at..]);
     let mut s = String::from_utf8_lossy(&out).into_owned();
+    if !state.log_pii {
+        s = mask_pii(&s);
+    }
     if body.len() > cut.len() {
         s.push_str("…[truncated]");
     }

@@ -785,7 +785,9 @@ async fn bodies_are_logged_only_redacted() {
         "POST",
         "/v1/chat/completions",
         Some(&key),
-        &json!({"model": "gpt-mock", "messages": [{"role": "user", "content": format!("token {leaked}")}]}).to_string(),
+        &json!({"model": "gpt-mock", "messages": [{"role": "user", "content":
+            format!("token {leaked}; mail ana.garcia@example.org, card 4111 1111 1111 1111, order 5591")}]})
+        .to_string(),
     )
     .await;
     assert_eq!(r.status, 200);
@@ -794,4 +796,11 @@ async fn bodies_are_logged_only_redacted() {
     let body = rec["body"].as_str().unwrap();
     assert!(body.contains("token "), "{body}");
     assert!(!body.contains(&leaked), "{body}");
+    // Personal data is masked too (`audit.log_pii` is off by default); other numbers stay.
+    assert!(!body.contains("ana.garcia@example.org"), "{body}");
+    assert!(!body.contains("4111 1111 1111 1111"), "{body}");
+    assert!(
+        body.contains("[PII:email]") && body.contains("order 5591"),
+        "{body}"
+    );
 }
