@@ -303,7 +303,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     let mut input = std::io::BufReader::with_capacity(1 << 20, reader);
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut mode = match a.format {
+    let mode = match a.format {
         Format::Table => {
             writeln!(
                 out,
@@ -320,12 +320,18 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         }
         Format::Jsonl => Out::Jsonl,
     };
-    let mut travel_all: Vec<TravelReport> = Vec::new();
-    let mut errors_all = Vec::new();
+    let mut sink = Sink {
+        out,
+        mode,
+        travel_all: Vec::new(),
+        errors_all: Vec::new(),
+        name: &name,
+        quiet,
+        worst: Verdict::Consistent,
+    };
     let mut buf = Vec::with_capacity(4096);
     let mut lines: u64 = 0;
     let mut bytes: u64 = 0;
-    let mut worst = Verdict::Consistent;
     loop {
         buf.clear();
         let n = input
@@ -338,16 +344,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         lines += 1;
         analyzer.push_line(&buf);
         if lines % 8192 == 0 {
-            flush(
-                &mut analyzer,
-                &mut out,
-                &mut mode,
-                &mut travel_all,
-                &mut errors_all,
-                &name,
-                quiet,
-                &mut worst,
-            )?;
+            sink.drain(&mut analyzer)?;
             if let Some(b) = &bar {
                 b.set_position(bytes);
             }
@@ -360,16 +357,15 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         }
     }
     analyzer.finish();
-    flush(
-        &mut analyzer,
-        &mut out,
-        &mut mode,
-        &mut travel_all,
-        &mut errors_all,
-        &name,
-        quiet,
-        &mut worst,
-    )?;
+    sink.drain(&mut analyzer)?;
+    let Sink {
+        mut out,
+        mode,
+        travel_all,
+        errors_all,
+        worst,
+        ..
+    } = sink;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -441,54 +437,62 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn flush(
-    analyzer: &mut Analyzer<'_>,
-    out: &mut impl Write,
-    mode: &mut Out,
-    travel_all: &mut Vec<TravelReport>,
-    errors_all: &mut Vec<rampart_presence::LineError>,
-    name: &str,
+/// Where `presence analyze` writes: reports are streamed as they are ready (table rows, JSONL
+/// lines, or the `sessions` array of the JSON document); what the JSON document needs at its end
+/// (travel pairs, line errors) is kept.
+struct Sink<'a, W: Write> {
+    out: W,
+    mode: Out,
+    travel_all: Vec<TravelReport>,
+    errors_all: Vec<rampart_presence::LineError>,
+    name: &'a str,
     quiet: bool,
-    worst: &mut Verdict,
-) -> anyhow::Result<()> {
-    for e in analyzer.drain_errors() {
-        if !quiet {
-            eprintln!("rampart: {name}:{}: {}", e.line, e.message);
+    /// Worst verdict written so far (sets the exit code).
+    worst: Verdict,
+}
+
+impl<W: Write> Sink<'_, W> {
+    /// Write what the analyzer has finished since the last call.
+    fn drain(&mut self, analyzer: &mut Analyzer<'_>) -> anyhow::Result<()> {
+        let out = &mut self.out;
+        for e in analyzer.drain_errors() {
+            if !self.quiet {
+                eprintln!("rampart: {}:{}: {}", self.name, e.line, e.message);
+            }
+            if matches!(self.mode, Out::Json { .. }) {
+                self.errors_all.push(e);
+            }
         }
-        if matches!(mode, Out::Json { .. }) {
-            errors_all.push(e);
-        }
-    }
-    let reports: Vec<SessionReport> = analyzer.drain_reports().collect();
-    for r in &reports {
-        *worst = (*worst).max(r.verdict);
-        match mode {
-            Out::Table => write_row(out, r)?,
-            Out::Json { first_session } => {
-                if !*first_session {
-                    out.write_all(b",")?;
+        let reports: Vec<SessionReport> = analyzer.drain_reports().collect();
+        for r in &reports {
+            self.worst = self.worst.max(r.verdict);
+            match &mut self.mode {
+                Out::Table => write_row(out, r)?,
+                Out::Json { first_session } => {
+                    if !*first_session {
+                        out.write_all(b",")?;
+                    }
+                    *first_session = false;
+                    serde_json::to_writer(&mut *out, r)?;
                 }
-                *first_session = false;
-                serde_json::to_writer(&mut *out, r)?;
+                Out::Jsonl => {
+                    out.write_all(b"{\"session\":")?;
+                    serde_json::to_writer(&mut *out, r)?;
+                    out.write_all(b"}\n")?;
+                }
             }
-            Out::Jsonl => {
-                out.write_all(b"{\"session\":")?;
-                serde_json::to_writer(&mut *out, r)?;
+        }
+        for t in analyzer.drain_travel() {
+            if matches!(self.mode, Out::Jsonl) {
+                out.write_all(b"{\"travel\":")?;
+                serde_json::to_writer(&mut *out, &t)?;
                 out.write_all(b"}\n")?;
+            } else {
+                self.travel_all.push(t);
             }
         }
+        Ok(())
     }
-    for t in analyzer.drain_travel() {
-        if matches!(mode, Out::Jsonl) {
-            out.write_all(b"{\"travel\":")?;
-            serde_json::to_writer(&mut *out, &t)?;
-            out.write_all(b"}\n")?;
-        } else {
-            travel_all.push(t);
-        }
-    }
-    Ok(())
 }
 
 fn write_row(out: &mut impl Write, r: &SessionReport) -> anyhow::Result<()> {
