@@ -1,11 +1,11 @@
 //! `rampart guard check`: run the gateway's guardrail pipeline offline on standard input, to
 //! test a policy before it guards traffic.
 //!
-//! Exit codes: 0 = allowed, flagged or redacted; 1 = blocked; 2 = usage error (bad policy file,
-//! unreadable input).
+//! Exit codes: 0 = allowed, flagged or redacted; 1 = blocked (with `--jsonl`: any line blocked);
+//! 2 = usage error (bad policy file, unreadable input).
 
 use super::out::outln;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -46,7 +46,20 @@ enum Command {
         /// by default they are masked as `[REDACTED:<rule>]`.
         #[arg(long)]
         show_secrets: bool,
+        /// Check many inputs: every line of standard input is one JSON value — a string, or an
+        /// object whose `text` field is checked (with `--body`, the object is the API body) and
+        /// whose `id` is echoed. One JSON result per line on stdout, in order; a bad line gets
+        /// `{"line", "error"}` (and a message on stderr) and the rest go on.
+        #[arg(long, conflicts_with = "format")]
+        jsonl: bool,
     },
+}
+
+/// What one check found, ready to print.
+struct Checked {
+    action: rampart_guard::Action,
+    findings: Vec<rampart_guard::Finding>,
+    text: String,
 }
 
 /// Run the command; returns the exit code.
@@ -58,6 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         body,
         no_classifier,
         show_secrets,
+        jsonl,
     } = args.command;
     let dir = if direction == "in" {
         Direction::In
@@ -72,6 +86,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             Policy::from_toml(&text).map_err(|e| anyhow::anyhow!("policy {}: {e}", p.display()))?
         }
     };
+    let mut guard = Guard::new();
+    if no_classifier {
+        guard = guard.without_classifier();
+    }
+    if jsonl {
+        return check_lines(&guard, &policy, dir, body, show_secrets);
+    }
     let mut input = Vec::new();
     std::io::stdin()
         .lock()
@@ -81,18 +102,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if input.len() as u64 > MAX_INPUT {
         bail!("standard input is larger than {MAX_INPUT} bytes");
     }
-    let mut guard = Guard::new();
-    if no_classifier {
-        guard = guard.without_classifier();
-    }
-    let (action, findings, text) = if body {
-        let out = guard.check_body(&policy, dir, &input);
-        let text = if out.findings.iter().any(unredacted_secret) && !show_secrets {
-            WITHHELD.to_string()
-        } else {
-            String::from_utf8_lossy(out.body.as_deref().unwrap_or(&input)).into_owned()
-        };
-        (out.action, out.findings, text)
+    let Checked {
+        action,
+        findings,
+        text,
+    } = if body {
+        check_body(&guard, &policy, dir, &input, show_secrets)
     } else {
         let text = match String::from_utf8(input) {
             Ok(t) => t,
@@ -103,16 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 String::from_utf8_lossy(e.as_bytes()).into_owned()
             }
         };
-        let out = guard.check_text(&policy, dir, &text);
-        // Spans refer to the input; when the guard rewrote nothing they still apply.
-        let shown = if show_secrets || !out.findings.iter().any(unredacted_secret) {
-            out.text
-        } else if out.text == text {
-            mask_secrets(&text, &out.findings)
-        } else {
-            WITHHELD.to_string()
-        };
-        (out.action, out.findings, shown)
+        check_text(&guard, &policy, dir, &text, show_secrets)
     };
     match format.as_str() {
         "json" => {
@@ -146,6 +152,162 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
     Ok(u8::from(action == rampart_guard::Action::Block))
+}
+
+fn check_text(
+    guard: &Guard,
+    policy: &Policy,
+    dir: Direction,
+    text: &str,
+    show_secrets: bool,
+) -> Checked {
+    let out = guard.check_text(policy, dir, text);
+    // Spans refer to the input; when the guard rewrote nothing they still apply.
+    let shown = if show_secrets || !out.findings.iter().any(unredacted_secret) {
+        out.text
+    } else if out.text == text {
+        mask_secrets(text, &out.findings)
+    } else {
+        WITHHELD.to_string()
+    };
+    Checked {
+        action: out.action,
+        findings: out.findings,
+        text: shown,
+    }
+}
+
+fn check_body(
+    guard: &Guard,
+    policy: &Policy,
+    dir: Direction,
+    input: &[u8],
+    show_secrets: bool,
+) -> Checked {
+    let out = guard.check_body(policy, dir, input);
+    let text = if out.findings.iter().any(unredacted_secret) && !show_secrets {
+        WITHHELD.to_string()
+    } else {
+        String::from_utf8_lossy(out.body.as_deref().unwrap_or(input)).into_owned()
+    };
+    Checked {
+        action: out.action,
+        findings: out.findings,
+        text,
+    }
+}
+
+/// `--jsonl`: one check per input line, one result per output line.
+fn check_lines(
+    guard: &Guard,
+    policy: &Policy,
+    dir: Direction,
+    body: bool,
+    show_secrets: bool,
+) -> anyhow::Result<u8> {
+    use std::io::Write;
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let (mut line_no, mut blocked, mut errors) = (0u64, false, 0u64);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = (&mut input)
+            .take(MAX_INPUT + 1)
+            .read_until(b'\n', &mut buf)
+            .context("cannot read standard input")?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let (id, result) = if buf.len() as u64 > MAX_INPUT {
+            // Skip the rest of an over-long line.
+            while !buf.ends_with(b"\n") {
+                buf.clear();
+                if (&mut input).take(MAX_INPUT).read_until(b'\n', &mut buf)? == 0 {
+                    break;
+                }
+            }
+            (None, Err(format!("line is larger than {MAX_INPUT} bytes")))
+        } else {
+            check_line(guard, policy, dir, body, show_secrets, &buf)
+        };
+        let mut v = match result {
+            Ok(c) => {
+                blocked |= c.action == rampart_guard::Action::Block;
+                serde_json::json!({
+                    "line": line_no,
+                    "action": c.action,
+                    "findings": c.findings,
+                    "text": c.text,
+                })
+            }
+            Err(e) => {
+                errors += 1;
+                eprintln!("rampart: stdin:{line_no}: {e}");
+                serde_json::json!({"line": line_no, "error": e})
+            }
+        };
+        if let Some(id) = id {
+            v["id"] = id;
+        }
+        serde_json::to_writer(&mut out, &v)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    if errors > 0 {
+        eprintln!("rampart: {errors} of {line_no} lines could not be checked");
+    }
+    Ok(u8::from(blocked))
+}
+
+/// One `--jsonl` line: a JSON string, or an object with `text` (or, with `--body`, the body).
+fn check_line(
+    guard: &Guard,
+    policy: &Policy,
+    dir: Direction,
+    body: bool,
+    show_secrets: bool,
+    line: &[u8],
+) -> (Option<serde_json::Value>, Result<Checked, String>) {
+    let v: serde_json::Value = match serde_json::from_slice(line) {
+        Ok(v) => v,
+        Err(e) => return (None, Err(format!("invalid JSON: {e}"))),
+    };
+    if body {
+        if !v.is_object() {
+            return (
+                None,
+                Err("with --body every line must be a JSON object (an API body)".into()),
+            );
+        }
+        return (None, Ok(check_body(guard, policy, dir, line, show_secrets)));
+    }
+    match v {
+        serde_json::Value::String(t) => {
+            (None, Ok(check_text(guard, policy, dir, &t, show_secrets)))
+        }
+        serde_json::Value::Object(mut o) => {
+            let id = o.remove("id");
+            let checked = match o.remove("text") {
+                Some(serde_json::Value::String(t)) => {
+                    Ok(check_text(guard, policy, dir, &t, show_secrets))
+                }
+                Some(_) => Err("field `text` is not a string".into()),
+                None => Err("missing field `text`".into()),
+            };
+            (id, checked)
+        }
+        _ => (
+            None,
+            Err("expected a JSON string or an object with a `text` field".into()),
+        ),
+    }
 }
 
 const WITHHELD: &str =
