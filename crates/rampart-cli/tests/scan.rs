@@ -437,3 +437,62 @@ fn urls_flag_reports_malicious_links_in_text() {
     assert_eq!(f[0]["location"]["line"], 2);
     assert!(f[0].to_string().contains("secure-login.xyz"));
 }
+
+/// `.gitignore`d files are scanned by default (that is where `.env` secrets live) and skipped
+/// with `--respect-gitignore`, in a git repository and in a plain directory alike.
+#[test]
+fn respect_gitignore_skips_ignored_files_only_when_asked() {
+    for with_git in [false, true] {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        if with_git {
+            common::repo(p);
+        }
+        std::fs::write(p.join(".gitignore"), "venv/\n.env\n").unwrap();
+        std::fs::create_dir_all(p.join("venv/lib")).unwrap();
+        std::fs::create_dir_all(p.join("src")).unwrap();
+        std::fs::write(
+            p.join("venv/lib/fixture.py"),
+            format!("T = \"{}\"\n", github_token(1)),
+        )
+        .unwrap();
+        std::fs::write(
+            p.join(".env"),
+            format!("GITHUB_TOKEN={}\n", github_token(2)),
+        )
+        .unwrap();
+        std::fs::write(
+            p.join("src/app.py"),
+            format!("t = \"{}\"\n", github_token(3)),
+        )
+        .unwrap();
+        let paths = |args: &[&str]| {
+            let mut all = vec!["scan", ".", "--format", "json"];
+            all.extend_from_slice(args);
+            let out = rampart(p, &all);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let mut v: Vec<String> = findings(&json(&out))
+                .iter()
+                .map(|f| f["location"]["path"].as_str().unwrap().replace('\\', "/"))
+                .collect();
+            v.sort();
+            v
+        };
+        let everything = paths(&[]);
+        assert_eq!(
+            everything,
+            [".env", "src/app.py", "venv/lib/fixture.py"],
+            "git: {with_git}"
+        );
+        assert_eq!(
+            paths(&["--respect-gitignore"]),
+            ["src/app.py"],
+            "git: {with_git}"
+        );
+    }
+}

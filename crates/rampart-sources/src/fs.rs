@@ -79,6 +79,12 @@ fn walk_dir(root: &Path, opts: &SourceOptions, sink: &dyn Sink) {
     builder
         .standard_filters(false)
         .hidden(false)
+        // `--respect-gitignore`: `.gitignore` files wherever they are (a checkout without
+        // `.git` too) and `.git/info/exclude`; never the user's global excludes, so a scan
+        // reads the same files on every machine.
+        .git_ignore(opts.respect_gitignore)
+        .git_exclude(opts.respect_gitignore)
+        .require_git(false)
         .follow_links(opts.follow_symlinks)
         .threads(opts.threads())
         .filter_entry(|e| {

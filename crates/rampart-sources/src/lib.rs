@@ -71,6 +71,9 @@ pub struct SourceOptions {
     pub exclude: Option<globset::GlobSet>,
     /// Container images: only manifests for this `os/arch[/variant]` (default: all).
     pub platform: Option<String>,
+    /// Directory walks skip what `.gitignore` files (and the repository's `.git/info/exclude`)
+    /// ignore. Off by default: ignored files (`.env`, local configs) are where secrets live.
+    pub respect_gitignore: bool,
 }
 
 impl Default for SourceOptions {
@@ -81,6 +84,7 @@ impl Default for SourceOptions {
             threads: 0,
             exclude: None,
             platform: None,
+            respect_gitignore: false,
         }
     }
 }

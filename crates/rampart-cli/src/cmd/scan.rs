@@ -60,6 +60,11 @@ pub struct Args {
     /// Follow symbolic links (loops are detected and reported).
     #[arg(long)]
     pub follow_symlinks: bool,
+    /// In directories, skip what `.gitignore` files and `.git/info/exclude` ignore (vendored
+    /// dependencies, virtualenvs, build output). Off by default: `.env` files and local
+    /// configs are usually git-ignored, and they are where live secrets sit.
+    #[arg(long)]
+    pub respect_gitignore: bool,
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
@@ -186,6 +191,7 @@ pub fn run(args: Args) -> Result<u8> {
             threads: args.threads,
             exclude: None,
             platform: args.platform.clone(),
+            respect_gitignore: args.respect_gitignore,
         },
         git: match (args.git_history, args.git) {
             (_, true) => GitMode::HistoryOnly,
