@@ -2,14 +2,18 @@
 //!
 //! ```text
 //! cargo run --release -p rampart-guard --example train -- \
-//!     --data bench/guardrails/data --out crates/rampart-guard/model/injection.bin
+//!     --data bench/guardrails/data --out crates/rampart-guard/model/injection.bin --grid --refit 5
 //! ```
+//!
+//! (the command `bench/guardrails/run.sh` runs to produce the shipped model).
 //!
 //! Reads `train.jsonl` and `validation.jsonl` (written by `bench/guardrails/extract.py`), trains
 //! a class-weighted L2-regularized logistic regression with AdaGrad (fixed seed, deterministic),
 //! picks the decision threshold at 1% false-positive rate on the validation split and writes the
-//! model. With `--grid`, a small grid of (learning rate, epochs, l2) is tried and the setting with the best
-//! validation recall at 1% FPR (ties: validation ROC-AUC) is kept. The test splits are never read.
+//! model. With `--grid`, a small grid of (learning rate, epochs, l2) is tried and the setting
+//! with the best validation recall at 1% FPR (ties: validation ROC-AUC) is kept; with `--refit`
+//! (below), validation is pooled with train and cross-validation takes its place. The test
+//! splits are never read.
 //!
 //! Options: `--bits N` (hash buckets 2^N, default 18), `--char-min N` / `--char-max N`
 //! (character n-gram lengths, default 3..=5), `--epochs N` (default 8), `--l2 X`
@@ -17,11 +21,11 @@
 //! (weight each row by 1/sqrt(rows of its source and label) instead of 1; tried, not used for
 //! the shipped model),
 //! `--dump-val FILE` (validation scores and texts, for error analysis),
-//! `--refit K`: after the grid has chosen the setting on validation, pool train + validation,
-//! score every pooled row with a model trained on the other K−1 of K folds (out-of-fold), take
-//! the threshold at 1% FPR on those scores, and train the shipped model on the whole pool with
-//! the chosen setting (the usual "select on validation, refit on everything but test"). The
-//! test splits are still never read.
+//! `--refit K`: pool train + validation into K stratified folds, score every pooled row with a
+//! model trained on the other K−1 folds (out-of-fold), choose the setting (with `--grid`, among
+//! a smaller grid) by out-of-fold recall at 1% FPR, take the threshold at 1% FPR on those
+//! scores, and train the shipped model on the whole pool with that setting — the usual "choose
+//! by cross-validation, refit on everything but test". The test splits are still never read.
 
 #[path = "common/mod.rs"]
 mod common;
