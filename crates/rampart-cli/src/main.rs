@@ -6,9 +6,12 @@
 //! Exit codes (all subcommands): 0 = success and nothing at or above the failure threshold,
 //! 1 = findings at or above the threshold (or a blocked verdict), 2 = usage or fatal error.
 //! Output into a pipe whose reader has gone (`| head`) ends quietly: no error message, and the
-//! exit code is the command's own or 0 when the write failed mid-report.
+//! exit code is the command's own or 0 when the write failed mid-report. Messages on a stderr
+//! whose reader has gone are dropped; the command carries on with its usual exit code.
 
 mod cmd;
+
+use cmd::out::errln;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -78,7 +81,7 @@ fn main() -> ExitCode {
         // The reader of our output went away (`| head`): nothing left to tell anyone.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("rampart: error: {e:#}");
+            errln!("rampart: error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -376,3 +376,45 @@ fn audit_verify_names_the_tampered_record() {
         "{text}"
     );
 }
+
+/// `rampart gateway … 2>&1 | head -1`: once the reader of stderr is gone the gateway keeps
+/// serving, and on SIGTERM it still drains, flushes every record and exits 0 (its goodbye line
+/// goes nowhere instead of panicking).
+#[test]
+fn a_closed_stderr_neither_stops_the_gateway_nor_loses_records() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path(), mock_upstream());
+    let key = last_line(&rampart(dir.path(), &["keys", "create", "--name", "svc"]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([
+            "gateway",
+            "--config",
+            "rampart.toml",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("rampart gateway listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .parse()
+        .unwrap();
+    drop(err); // like `head -1` exiting
+    for _ in 0..5 {
+        assert_eq!(chat(addr, &key), 200);
+    }
+    terminate(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let (code, v) = verify_json(dir.path());
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["records"], 5);
+}

@@ -328,3 +328,59 @@ fn analyze_into_a_closed_pipe_ends_quietly() {
         assert_eq!(code, Some(0), "{format}: {err}");
     }
 }
+
+/// Per-line errors go to stderr; when its reader has gone (`2>&1 >/dev/null | head -c 1`) the
+/// analysis still runs to the end with its usual exit code instead of panicking.
+#[test]
+fn analyze_with_a_closed_stderr_still_finishes() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "simulate",
+            "--out",
+            "sim.jsonl",
+            "--users",
+            "20",
+            "--seed",
+            "5",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let sim = std::fs::read_to_string(dir.path().join("sim.jsonl")).unwrap();
+    let garbage: String = (0..200).map(|i| format!("garbage {i}\n")).collect();
+    std::fs::write(dir.path().join("bad.jsonl"), format!("{garbage}{sim}")).unwrap();
+    let expected = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "analyze",
+            "bad.jsonl",
+            "--landmarks",
+            "sim.landmarks.json",
+            "--no-store",
+        ],
+    )
+    .status
+    .code();
+    assert!(matches!(expected, Some(0 | 1)), "{expected:?}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([
+            "presence",
+            "analyze",
+            "bad.jsonl",
+            "--landmarks",
+            "sim.landmarks.json",
+        ])
+        .args(["--no-store", "--max-errors", "1000"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rampart");
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), expected);
+}

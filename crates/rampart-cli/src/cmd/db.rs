@@ -1,5 +1,6 @@
 //! `rampart db`: the offline advisory database (OSV) used by the dependency checks.
 
+use super::out::errln;
 use anyhow::{Result, bail};
 use rampart_deps::import::{self, DEFAULT_BASE_URL, ImportReport};
 use rampart_deps::{Database, Ecosystem, resolve_db_path};
@@ -80,7 +81,7 @@ fn spinner(what: &str) -> indicatif::ProgressBar {
 
 fn summarise(r: &ImportReport, verbose: bool, db: &std::path::Path) -> u8 {
     for e in &r.errors {
-        eprintln!("rampart: error: {e}");
+        errln!("rampart: error: {e}");
     }
     let shown = if verbose {
         r.warnings.len()
@@ -88,10 +89,10 @@ fn summarise(r: &ImportReport, verbose: bool, db: &std::path::Path) -> u8 {
         r.warnings.len().min(10)
     };
     for w in &r.warnings[..shown] {
-        eprintln!("rampart: warning: {w}");
+        errln!("rampart: warning: {w}");
     }
     if r.warnings.len() > shown {
-        eprintln!(
+        errln!(
             "rampart: … and {} more warnings (use --verbose)",
             r.warnings.len() - shown
         );

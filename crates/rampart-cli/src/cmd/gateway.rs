@@ -41,10 +41,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         args.listen.as_deref(),
         rampart_gateway::Options::default(),
         |addr| {
-            eprintln!("rampart gateway listening on http://{addr}");
-            let _ = std::io::stderr().flush();
+            // Never a panic on a closed stderr (`2>&1 | head -1`): the gateway keeps serving.
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "rampart gateway listening on http://{addr}");
+            let _ = err.flush();
         },
     )?;
-    eprintln!("rampart gateway stopped; audit trail flushed");
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "rampart gateway stopped; audit trail flushed"
+    );
     Ok(0)
 }

@@ -4,6 +4,7 @@
 //! Exit codes: 0 = allowed, flagged or redacted; 1 = blocked (with `--jsonl`: any line blocked);
 //! 2 = usage error (bad policy file, unreadable input).
 
+use super::out::errln;
 use super::out::outln;
 use std::io::{BufRead, Read};
 use std::path::PathBuf;
@@ -112,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let text = match String::from_utf8(input) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!(
+                errln!(
                     "rampart: warning: standard input is not valid UTF-8; invalid bytes read as U+FFFD"
                 );
                 String::from_utf8_lossy(e.as_bytes()).into_owned()
@@ -249,7 +250,7 @@ fn check_lines(
             }
             Err(e) => {
                 errors += 1;
-                eprintln!("rampart: stdin:{line_no}: {e}");
+                errln!("rampart: stdin:{line_no}: {e}");
                 serde_json::json!({"line": line_no, "error": e})
             }
         };
@@ -261,7 +262,7 @@ fn check_lines(
     }
     out.flush()?;
     if errors > 0 {
-        eprintln!("rampart: {errors} of {line_no} lines could not be checked");
+        errln!("rampart: {errors} of {line_no} lines could not be checked");
     }
     Ok(u8::from(blocked))
 }
