@@ -374,13 +374,17 @@ impl<'a> Rd<'a> {
         Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
     }
     fn str(&mut self) -> R<&'a str> {
+        std::str::from_utf8(self.str_bytes()?).map_err(|_| "invalid UTF-8".to_string())
+    }
+    /// A string's bytes, not checked for UTF-8 (for comparisons: `str` orders by bytes).
+    fn str_bytes(&mut self) -> R<&'a [u8]> {
         let n = self.u32()? as usize;
         let s = self
             .b
             .get(self.pos..self.pos.checked_add(n).ok_or("overflow")?)
             .ok_or("string past end")?;
         self.pos += n;
-        std::str::from_utf8(s).map_err(|_| "invalid UTF-8".to_string())
+        Ok(s)
     }
     fn strs(&mut self) -> R<Vec<String>> {
         let n = self.u32()? as usize;
@@ -557,7 +561,10 @@ impl Database {
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
                 let so = Rd::at(self.bytes(), table + 4 + 4 * mid).u32()?;
-                match self.str_at(so)?.cmp(canonical) {
+                match Rd::at(self.bytes(), so as usize)
+                    .str_bytes()?
+                    .cmp(canonical.as_bytes())
+                {
                     std::cmp::Ordering::Less => lo = mid + 1,
                     std::cmp::Ordering::Greater => hi = mid,
                     std::cmp::Ordering::Equal => return Ok(true),

@@ -281,7 +281,8 @@ type CachedKey = Arc<Vec<CachedEntry>>;
 #[derive(Default)]
 pub(crate) struct Cache {
     keys: RwLock<HashMap<(String, String), CachedKey>>,
-    advisories: RwLock<HashMap<u32, Arc<Advisory>>>,
+    /// One slot per advisory index, sized on first use: no lock and no hashing per hit.
+    advisories: std::sync::OnceLock<Vec<std::sync::OnceLock<Arc<Advisory>>>>,
 }
 
 fn cached_entries(
@@ -348,20 +349,20 @@ fn hash(s: &str) -> u64 {
 }
 
 fn cached_advisory(db: &Database, idx: u32) -> Result<Arc<Advisory>, DbError> {
-    if let Some(a) = db
-        .cache()
-        .advisories
-        .read()
-        .ok()
-        .and_then(|m| m.get(&idx).cloned())
-    {
-        return Ok(a);
+    let slots = db.cache().advisories.get_or_init(|| {
+        (0..db.advisory_count())
+            .map(|_| std::sync::OnceLock::new())
+            .collect()
+    });
+    let Some(slot) = slots.get(idx as usize) else {
+        // Out of range: let the database report the corruption.
+        return db.advisory(idx).map(Arc::new);
+    };
+    if let Some(a) = slot.get() {
+        return Ok(a.clone());
     }
     let a = Arc::new(db.advisory(idx)?);
-    if let Ok(mut m) = db.cache().advisories.write() {
-        m.insert(idx, a.clone());
-    }
-    Ok(a)
+    Ok(slot.get_or_init(|| a).clone())
 }
 
 /// One advisory that affects one package.
