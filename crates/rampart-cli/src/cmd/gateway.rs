@@ -1,5 +1,6 @@
 //! `rampart gateway`: run the security gateway (or write a starter config with `--init`).
 
+use super::out::outln;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -26,9 +27,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let written = rampart_gateway::init(&args.config)
             .with_context(|| format!("cannot write {}", args.config.display()))?;
         for p in written {
-            println!("wrote {}", p.display());
+            outln!("wrote {}", p.display());
         }
-        println!(
+        outln!(
             "next: set the provider key variables named in the config, then `rampart keys create --name NAME --config {}` and `rampart gateway --config {}`",
             args.config.display(),
             args.config.display()
