@@ -11,7 +11,7 @@
 
 mod cmd;
 
-use cmd::out::errln;
+use rampart_core::stderr_line;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -81,7 +81,7 @@ fn main() -> ExitCode {
         // The reader of our output went away (`| head`): nothing left to tell anyone.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            errln!("rampart: error: {e:#}");
+            stderr_line!("rampart: error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -27,6 +27,17 @@ pub use detector::{Detections, Detector, Item};
 pub use finding::{Finding, Kind, Location, Severity, Skipped, fingerprint, sha256_hex};
 pub use redact::redact;
 
+/// `eprintln!` that never panics: when the reader of stderr has gone (`2>&1 | head`, a dead log
+/// collector) the line is dropped and the caller carries on. Used for every message the CLI and
+/// the gateway write to stderr, so neither a command nor a running gateway dies of it.
+#[macro_export]
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// A human size: `512 B`, `1.5 KiB`, `256.0 MiB`, `3.0 GiB`.
 pub fn human_size(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -30,15 +30,6 @@
 //! ```
 #![deny(missing_docs)]
 
-/// A line on stderr that never panics: a gateway whose log reader went away (`2>&1 | head`, a
-/// dead collector) keeps serving and keeps its audit writer alive.
-macro_rules! log_line {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
-
 mod admin;
 pub mod config;
 pub mod guard;

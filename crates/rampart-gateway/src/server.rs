@@ -230,7 +230,9 @@ impl Gateway {
                     let v = version;
                     match tokio::task::spawn_blocking(move || reload_keys(&st, v)).await {
                         Ok(Ok(nv)) => version = Some(nv),
-                        Ok(Err(e)) => log_line!("rampart gateway: key refresh failed: {e}"),
+                        Ok(Err(e)) => {
+                            rampart_core::stderr_line!("rampart gateway: key refresh failed: {e}")
+                        }
                         Err(_) => {}
                     }
                 }
@@ -245,7 +247,7 @@ impl Gateway {
                         Ok(x) => x,
                         Err(e) => {
                             // e.g. out of file descriptors: back off instead of spinning.
-                            log_line!("rampart gateway: accept failed: {e}");
+                            rampart_core::stderr_line!("rampart gateway: accept failed: {e}");
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             continue;
                         }
@@ -281,7 +283,7 @@ impl Gateway {
             .await
             .is_err()
         {
-            log_line!(
+            rampart_core::stderr_line!(
                 "rampart gateway: shutdown grace of {grace:?} expired with requests still running"
             );
         }

@@ -169,7 +169,7 @@ fn commit(store: &mut Store, p: &mut Pending, metrics: &Metrics, healthy: &Atomi
                 p.audit.clear();
             }
             Err(e) => {
-                log_line!("rampart gateway: audit write failed (will retry): {e}");
+                rampart_core::stderr_line!("rampart gateway: audit write failed (will retry): {e}");
                 metrics.audit_batch(0, true);
                 healthy.store(false, Ordering::Relaxed);
                 return false;
@@ -181,7 +181,7 @@ fn commit(store: &mut Store, p: &mut Pending, metrics: &Metrics, healthy: &Atomi
         match store.add_usage(&deltas) {
             Ok(()) => p.usage.clear(),
             Err(e) => {
-                log_line!("rampart gateway: usage write failed (will retry): {e}");
+                rampart_core::stderr_line!("rampart gateway: usage write failed (will retry): {e}");
                 healthy.store(false, Ordering::Relaxed);
                 return false;
             }
@@ -191,7 +191,9 @@ fn commit(store: &mut Store, p: &mut Pending, metrics: &Metrics, healthy: &Atomi
         match store.add_incidents(&p.incidents) {
             Ok(()) => p.incidents.clear(),
             Err(e) => {
-                log_line!("rampart gateway: incident write failed (will retry): {e}");
+                rampart_core::stderr_line!(
+                    "rampart gateway: incident write failed (will retry): {e}"
+                );
                 healthy.store(false, Ordering::Relaxed);
                 return false;
             }
@@ -272,7 +274,7 @@ fn run(
         }
         if stopping {
             if !p.is_empty() && !commit(&mut store, &mut p, &metrics, &healthy) {
-                log_line!(
+                rampart_core::stderr_line!(
                     "rampart gateway: {} audit records could not be written at shutdown",
                     p.audit.len()
                 );
@@ -282,7 +284,7 @@ fn run(
                 let _ = w.send(head);
             }
             // Keep this line somewhere else to detect a rewrite of the whole chain later.
-            log_line!(
+            rampart_core::stderr_line!(
                 "rampart gateway: audit chain head: record {} hash {}",
                 head.seq,
                 rampart_store::audit::hex(&head.hash)

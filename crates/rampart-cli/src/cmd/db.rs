@@ -1,7 +1,7 @@
 //! `rampart db`: the offline advisory database (OSV) used by the dependency checks.
 
-use super::out::errln;
 use anyhow::{Result, bail};
+use rampart_core::stderr_line;
 use rampart_deps::import::{self, DEFAULT_BASE_URL, ImportReport};
 use rampart_deps::{Database, Ecosystem, resolve_db_path};
 use std::io::IsTerminal;
@@ -81,7 +81,7 @@ fn spinner(what: &str) -> indicatif::ProgressBar {
 
 fn summarise(r: &ImportReport, verbose: bool, db: &std::path::Path) -> u8 {
     for e in &r.errors {
-        errln!("rampart: error: {e}");
+        stderr_line!("rampart: error: {e}");
     }
     let shown = if verbose {
         r.warnings.len()
@@ -89,10 +89,10 @@ fn summarise(r: &ImportReport, verbose: bool, db: &std::path::Path) -> u8 {
         r.warnings.len().min(10)
     };
     for w in &r.warnings[..shown] {
-        errln!("rampart: warning: {w}");
+        stderr_line!("rampart: warning: {w}");
     }
     if r.warnings.len() > shown {
-        errln!(
+        stderr_line!(
             "rampart: … and {} more warnings (use --verbose)",
             r.warnings.len() - shown
         );

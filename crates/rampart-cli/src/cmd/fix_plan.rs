@@ -1,7 +1,7 @@
 //! `rampart fix-plan`: the smallest upgrades that fix the known advisories of a project.
 
-use super::out::errln;
 use anyhow::{Result, bail};
+use rampart_core::stderr_line;
 use rampart_deps::fixplan::{self, Action};
 use rampart_deps::{DepsDetector, walk};
 
@@ -51,10 +51,10 @@ fn run_inner(args: Args) -> Result<u8> {
     let out = super::scan::inventory(&args.path, &det);
     let limit = if args.verbose { usize::MAX } else { 20 };
     for s in out.skipped.iter().take(limit) {
-        errln!("rampart: skipped {}: {}", s.path, s.reason);
+        stderr_line!("rampart: skipped {}: {}", s.path, s.reason);
     }
     if out.skipped.len() > limit {
-        errln!(
+        stderr_line!(
             "rampart: … and {} more skipped entries (use --verbose)",
             out.skipped.len() - limit
         );

@@ -1,7 +1,7 @@
 //! `rampart gateway`: run the security gateway (or write a starter config with `--init`).
 
 use super::out::outln;
-use std::io::Write;
+use rampart_core::stderr_line;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -41,16 +41,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         config,
         args.listen.as_deref(),
         rampart_gateway::Options::default(),
-        |addr| {
-            // Never a panic on a closed stderr (`2>&1 | head -1`): the gateway keeps serving.
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "rampart gateway listening on http://{addr}");
-            let _ = err.flush();
-        },
+        // stderr is unbuffered: the line is out before the first request is accepted.
+        |addr| stderr_line!("rampart gateway listening on http://{addr}"),
     )?;
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "rampart gateway stopped; audit trail flushed"
-    );
+    stderr_line!("rampart gateway stopped; audit trail flushed");
     Ok(0)
 }

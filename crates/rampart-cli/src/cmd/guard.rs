@@ -4,8 +4,8 @@
 //! Exit codes: 0 = allowed, flagged or redacted; 1 = blocked (with `--jsonl`: any line blocked);
 //! 2 = usage error (bad policy file, unreadable input).
 
-use super::out::errln;
 use super::out::outln;
+use rampart_core::stderr_line;
 use std::io::{BufRead, Read};
 use std::path::PathBuf;
 
@@ -113,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let text = match String::from_utf8(input) {
             Ok(t) => t,
             Err(e) => {
-                errln!(
+                stderr_line!(
                     "rampart: warning: standard input is not valid UTF-8; invalid bytes read as U+FFFD"
                 );
                 String::from_utf8_lossy(e.as_bytes()).into_owned()
@@ -250,7 +250,7 @@ fn check_lines(
             }
             Err(e) => {
                 errors += 1;
-                errln!("rampart: stdin:{line_no}: {e}");
+                stderr_line!("rampart: stdin:{line_no}: {e}");
                 serde_json::json!({"line": line_no, "error": e})
             }
         };
@@ -262,7 +262,7 @@ fn check_lines(
     }
     out.flush()?;
     if errors > 0 {
-        errln!("rampart: {errors} of {line_no} lines could not be checked");
+        stderr_line!("rampart: {errors} of {line_no} lines could not be checked");
     }
     Ok(u8::from(blocked))
 }

@@ -5,16 +5,6 @@ thread_local! {
     pub(crate) static OUT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
-/// `eprintln!` that never panics: when the reader of stderr has gone (`2>&1 | head`), the
-/// message is dropped and the command carries on (its output and exit code are unaffected).
-macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
-pub(crate) use errln;
-
 /// `println!` into a buffer; the buffer is written by [`flush_out`].
 macro_rules! outln {
     ($($arg:tt)*) => {{

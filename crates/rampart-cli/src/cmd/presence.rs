@@ -1,8 +1,8 @@
 //! `rampart presence`: latency-based verification of where a user really is.
 
-use super::out::errln;
 use super::out::outln;
 use anyhow::Context;
+use rampart_core::stderr_line;
 use rampart_presence::baseline::MODEL_VERSION;
 use rampart_presence::simulate::{SimConfig, simulate};
 use rampart_presence::{
@@ -229,7 +229,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
         let (l, errors) = Landmarks::parse(&text);
         for e in &errors {
             if !quiet {
-                errln!("rampart: {}:{}: {}", p.display(), e.line, e.message);
+                stderr_line!("rampart: {}:{}: {}", p.display(), e.line, e.message);
             }
         }
         anyhow::ensure!(
@@ -260,7 +260,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
             Ok(p) => prior = p,
             Err(e) => {
                 if !quiet {
-                    errln!(
+                    stderr_line!(
                         "rampart: warning: stored presence prior is unreadable ({e}); starting from defaults"
                     );
                 }
@@ -425,7 +425,7 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     if !quiet && summary.errors > a.max_errors as u64 {
-        errln!(
+        stderr_line!(
             "rampart: {} more line errors not shown (--max-errors {})",
             summary.errors - a.max_errors as u64,
             a.max_errors
@@ -458,7 +458,7 @@ impl<W: Write> Sink<'_, W> {
         let out = &mut self.out;
         for e in analyzer.drain_errors() {
             if !self.quiet {
-                errln!("rampart: {}:{}: {}", self.name, e.line, e.message);
+                stderr_line!("rampart: {}:{}: {}", self.name, e.line, e.message);
             }
             if matches!(self.mode, Out::Json { .. }) {
                 self.errors_all.push(e);
@@ -631,7 +631,7 @@ fn simulate_cmd(a: SimulateArgs) -> anyhow::Result<u8> {
     labels.flush()?;
     std::fs::write(&lm_path, serde_json::to_string_pretty(&lms)?)
         .with_context(|| format!("cannot write {}", lm_path.display()))?;
-    errln!(
+    stderr_line!(
         "rampart: wrote {} events in {} sessions ({} relayed, {} with a false location claim, {} impossible-travel logins); labels {}, landmarks {} ({})",
         summary.events,
         summary.sessions,

@@ -1,7 +1,7 @@
 //! `rampart sbom`: a CycloneDX 1.6 JSON bill of materials of a directory or lockfile.
 
-use super::out::errln;
 use anyhow::{Context, Result, bail};
+use rampart_core::stderr_line;
 use rampart_deps::{sbom, walk};
 use std::io::Write;
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ pub fn run(args: Args) -> Result<u8> {
     let skipped = super::scan::inventory(&args.path, &det).skipped;
     let manifests = det.take_inventory();
     for s in &skipped {
-        errln!("rampart: skipped {}: {}", s.path, s.reason);
+        stderr_line!("rampart: skipped {}: {}", s.path, s.reason);
     }
     let bom = sbom::cyclonedx(&args.path.display().to_string(), &manifests);
     let text = serde_json::to_string_pretty(&bom)?;
@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<u8> {
         }
     }
     let n = bom["components"].as_array().map_or(0, |c| c.len());
-    errln!(
+    stderr_line!(
         "rampart: {n} components from {} manifest(s)",
         manifests.len()
     );

@@ -1,7 +1,7 @@
 //! `rampart scan`: files, directories, git history and stdin.
 
-use super::out::errln;
 use anyhow::{Context, Result, bail};
+use rampart_core::stderr_line;
 use rampart_core::{Detector, Severity};
 use rampart_detect::{RuleSet, SecretDetector, StartupHookDetector};
 use rampart_report::{Baseline, Format, IgnoreFile, Report, exit_code, write_baseline};
@@ -130,7 +130,7 @@ fn detectors(args: &Args) -> Result<Vec<Box<dyn Detector>>> {
     let deps = match rampart_deps::DepsDetector::open(args.db.as_deref()) {
         Ok(d) => d,
         Err(e @ rampart_deps::DbError::Missing(_)) if args.db.is_none() => {
-            errln!("rampart: note: {e}; dependency advisories are not checked");
+            stderr_line!("rampart: note: {e}; dependency advisories are not checked");
             rampart_deps::DepsDetector::inventory_only()
         }
         Err(e) => return Err(e.into()),
