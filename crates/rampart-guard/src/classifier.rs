@@ -419,22 +419,18 @@ impl FeatureConfig {
         ex.finish()
     }
 
+    /// The hashed buckets of `text`, sorted (a bucket appears once per occurrence).
+    fn sorted_raw(&self, text: &str) -> Vec<u32> {
+        let mut raw = self.raw(text);
+        raw.sort_unstable();
+        raw
+    }
+
     /// The sparse, L2-normalized feature vector of `text`: `(bucket, value)` sorted by bucket.
     /// This is what the model is trained on and what [`Classifier::score`] uses.
     pub fn features(&self, text: &str) -> Vec<(u32, f32)> {
-        let mut raw = self.raw(text);
-        raw.sort_unstable();
-        let mut out: Vec<(u32, f32)> = Vec::with_capacity(raw.len() / 2 + 1);
-        let mut i = 0;
-        while i < raw.len() {
-            let b = raw[i];
-            let mut j = i + 1;
-            while j < raw.len() && raw[j] == b {
-                j += 1;
-            }
-            out.push((b, 1.0 + ((j - i) as f32).ln()));
-            i = j;
-        }
+        let raw = self.sorted_raw(text);
+        let mut out: Vec<(u32, f32)> = log_counts(&raw).collect();
         let norm = out.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
         if norm > 0.0 {
             for (_, v) in &mut out {
@@ -443,6 +439,14 @@ impl FeatureConfig {
         }
         out
     }
+}
+
+/// `(bucket, 1 + ln(occurrences))` for each distinct bucket of a sorted bucket list: the
+/// sub-linear term frequency shared by [`FeatureConfig::features`] and [`Classifier::score`].
+fn log_counts(sorted: &[u32]) -> impl Iterator<Item = (u32, f32)> + '_ {
+    sorted
+        .chunk_by(|a, b| a == b)
+        .map(|run| (run[0], 1.0 + (run.len() as f32).ln()))
 }
 
 /// A trained classifier.
@@ -626,24 +630,12 @@ impl Classifier {
     /// Probability in 0..=1 that `text` is a prompt-injection or jailbreak attempt.
     /// Deterministic; bounded work for any input size; never panics.
     pub fn score(&self, text: &str) -> f32 {
-        let raw = {
-            let mut r = self.config.raw(text);
-            r.sort_unstable();
-            r
-        };
+        let raw = self.config.sorted_raw(text);
         // Same arithmetic as `FeatureConfig::features`, without building the pair vector.
         let (mut dot, mut norm2) = (0.0f32, 0.0f32);
-        let mut i = 0;
-        while i < raw.len() {
-            let b = raw[i];
-            let mut j = i + 1;
-            while j < raw.len() && raw[j] == b {
-                j += 1;
-            }
-            let v = 1.0 + ((j - i) as f32).ln();
+        for (b, v) in log_counts(&raw) {
             norm2 += v * v;
             dot += v * self.weights.get(b as usize).copied().unwrap_or(0.0);
-            i = j;
         }
         let z = if norm2 > 0.0 {
             self.bias + dot / norm2.sqrt()
