@@ -113,27 +113,15 @@ fn print_table(plan: &fixplan::Plan) {
                 ]
             })
             .collect();
-        let header = ["PACKAGE", "INSTALLED", "ACTION", "ADVISORIES"];
+        let header = ["PACKAGE", "INSTALLED", "ACTION", "ADVISORIES"].map(String::from);
+        let lines = || std::iter::once(&header).chain(&rows);
         let mut w = [0usize; 3];
-        for r in rows.iter().map(|r| [&r[0], &r[1], &r[2]]) {
+        for r in lines() {
             for k in 0..3 {
                 w[k] = w[k].max(r[k].chars().count());
             }
         }
-        for k in 0..3 {
-            w[k] = w[k].max(header[k].len());
-        }
-        outln!(
-            "  {:<w0$}  {:<w1$}  {:<w2$}  {}",
-            header[0],
-            header[1],
-            header[2],
-            header[3],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2]
-        );
-        for r in &rows {
+        for r in lines() {
             outln!(
                 "  {:<w0$}  {:<w1$}  {:<w2$}  {}",
                 r[0],
