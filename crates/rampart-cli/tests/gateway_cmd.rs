@@ -136,8 +136,9 @@ fn last_line(out: &Output) -> String {
         .to_string()
 }
 
-/// Start `rampart gateway --listen 127.0.0.1:0` and read the bound address from stderr.
-fn start_gateway(dir: &Path) -> (Child, SocketAddr) {
+/// Start `rampart gateway --listen 127.0.0.1:0` and read the bound address from the first line
+/// of stderr; the rest of stderr is the caller's.
+fn spawn_gateway(dir: &Path) -> (Child, SocketAddr, BufReader<std::process::ChildStderr>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
         .args([
             "gateway",
@@ -161,7 +162,12 @@ fn start_gateway(dir: &Path) -> (Child, SocketAddr) {
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .parse()
         .unwrap();
-    // Keep draining stderr so the child never blocks on a full pipe.
+    (child, addr, err)
+}
+
+/// [`spawn_gateway`], with stderr drained so the child never blocks on a full pipe.
+fn start_gateway(dir: &Path) -> (Child, SocketAddr) {
+    let (child, addr, mut err) = spawn_gateway(dir);
     std::thread::spawn(move || {
         let mut sink = String::new();
         let _ = err.read_to_string(&mut sink);
@@ -385,29 +391,7 @@ fn a_closed_stderr_neither_stops_the_gateway_nor_loses_records() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path(), mock_upstream());
     let key = last_line(&rampart(dir.path(), &["keys", "create", "--name", "svc"]));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args([
-            "gateway",
-            "--config",
-            "rampart.toml",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("rampart gateway listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .parse()
-        .unwrap();
+    let (mut child, addr, err) = spawn_gateway(dir.path());
     drop(err); // like `head -1` exiting
     for _ in 0..5 {
         assert_eq!(chat(addr, &key), 200);

@@ -287,10 +287,8 @@ fn simulate_then_analyze_round_trip() {
     assert!(text.lines().last().unwrap().starts_with("{\"summary\":"));
 }
 
-/// `rampart presence analyze … | head -c 10`: output into a pipe whose reader is gone ends
-/// quietly (no panic, no "Broken pipe" error, exit 0), whatever the format.
-#[test]
-fn analyze_into_a_closed_pipe_ends_quietly() {
+/// A temp dir holding `sim.jsonl` and `sim.landmarks.json` for 20 simulated users (seed 5).
+fn simulated_20_users() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = rampart(
         dir.path(),
@@ -306,6 +304,14 @@ fn analyze_into_a_closed_pipe_ends_quietly() {
         ],
     );
     assert_eq!(out.status.code(), Some(0));
+    dir
+}
+
+/// `rampart presence analyze … | head -c 10`: output into a pipe whose reader is gone ends
+/// quietly (no panic, no "Broken pipe" error, exit 0), whatever the format.
+#[test]
+fn analyze_into_a_closed_pipe_ends_quietly() {
+    let dir = simulated_20_users();
     for format in ["json", "jsonl", "table"] {
         let (code, err) = common::rampart_closed_stdout(
             dir.path(),
@@ -334,21 +340,7 @@ fn analyze_into_a_closed_pipe_ends_quietly() {
 #[test]
 fn analyze_with_a_closed_stderr_still_finishes() {
     use std::process::{Command, Stdio};
-    let dir = tempfile::tempdir().unwrap();
-    let out = rampart(
-        dir.path(),
-        &[
-            "presence",
-            "simulate",
-            "--out",
-            "sim.jsonl",
-            "--users",
-            "20",
-            "--seed",
-            "5",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0));
+    let dir = simulated_20_users();
     let sim = std::fs::read_to_string(dir.path().join("sim.jsonl")).unwrap();
     let garbage: String = (0..200).map(|i| format!("garbage {i}\n")).collect();
     std::fs::write(dir.path().join("bad.jsonl"), format!("{garbage}{sim}")).unwrap();
