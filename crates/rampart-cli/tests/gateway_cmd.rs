@@ -317,6 +317,14 @@ fn sigterm_drains_and_flushes_every_record() {
     assert_eq!(lines[0]["prompt_tokens"], 3);
     let future = rampart(dir.path(), &["audit", "export", "--since", "2999-01-01"]);
     assert!(future.stdout.is_empty());
+    // Into a pipe whose reader has gone: quiet, exit 0.
+    let (code, err) = common::rampart_closed_stdout(
+        dir.path(),
+        &["audit", "export", "--format", "jsonl", "--since", "1h"],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
 }
 
 #[test]

@@ -87,9 +87,8 @@ impl Export {
                 io_err = Some(e);
             }
         })?;
-        if let Some(e) = io_err.or_else(|| out.flush().err())
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
+        // A closed pipe (`| head`) is `main`'s to end quietly, like every other command's.
+        if let Some(e) = io_err.or_else(|| out.flush().err()) {
             return Err(e.into());
         }
         Ok(0)
