@@ -13,8 +13,12 @@ relays (their labelled added delay, from the labels file) above it.
 Usage: oracle.py CONFIG.json LABELS.jsonl [MIN_ADDED_MS [MAX_ADDED_MS]]   (standard library only)
 """
 import json
+import os
 import random
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from people import response, statistic  # noqa: E402
 
 cfg = json.load(open(sys.argv[1]))
 labels = sys.argv[2]
@@ -22,21 +26,6 @@ lo = float(sys.argv[3]) if len(sys.argv) > 3 else 40.0
 hi = float(sys.argv[4]) if len(sys.argv) > 4 else float("inf")
 rng = random.Random(0)
 PEOPLE, DRAWS = 3000, 1500
-LEVELS = [0.1, 0.2, 0.3, 0.4, 0.5]
-
-
-def quantile(xs, p):  # type 7, xs sorted
-    h = (len(xs) - 1) * p
-    i = int(h)
-    j = min(i + 1, len(xs) - 1)
-    return xs[i] + (h - i) * (xs[j] - xs[i])
-
-
-def response(mu_s, sigma, tau, floor):
-    h = rng.gauss(mu_s, sigma) + rng.expovariate(1.0 / tau)
-    if rng.random() < cfg["lapse_probability"]:
-        h += rng.expovariate(1.0 / cfg["lapse_mean_ms"])
-    return max(floor, h)
 
 
 def session_stat():
@@ -46,8 +35,7 @@ def session_stat():
     sigma = rng.uniform(*cfg["human_sigma_ms"])
     tau = rng.uniform(*cfg["human_tau_ms"])
     mu_s = rng.gauss(mu, cfg["human_session_sd_ms"])
-    xs = sorted(response(mu_s, sigma, tau, floor) for _ in range(DRAWS))
-    return sum(quantile(xs, p) for p in LEVELS) / len(LEVELS)
+    return statistic(sorted(response(rng, cfg, mu_s, sigma, tau, floor) for _ in range(DRAWS)))
 
 
 genuine = sorted(session_stat() for _ in range(PEOPLE))

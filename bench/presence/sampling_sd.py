@@ -5,9 +5,13 @@ session of N loops, for people drawn from a simulator profile (`presence simulat
 
 Usage: sampling_sd.py CONFIG.json [LOOPS]"""
 import json
+import os
 import random
 import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from people import response, statistic  # noqa: E402
 
 cfg = json.load(open(sys.argv[1]))
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 200
@@ -16,28 +20,15 @@ PEOPLE, REPS = 400, 12
 LEVEL_SETS = [[0.1, 0.2, 0.3, 0.4, 0.5], [0.05, 0.1, 0.15, 0.2, 0.25, 0.3], [0.02, 0.05, 0.1, 0.15, 0.2]]
 
 
-def quantile(xs, p):
-    h = (len(xs) - 1) * p
-    i = int(h)
-    j = min(i + 1, len(xs) - 1)
-    return xs[i] + (h - i) * (xs[j] - xs[i])
-
-
 def session(sigma, tau):
-    out = []
-    for _ in range(n):
-        h = rng.gauss(0, sigma) + rng.expovariate(1 / tau)
-        if rng.random() < cfg["lapse_probability"]:
-            h += rng.expovariate(1 / cfg["lapse_mean_ms"])
-        out.append(h)
-    return sorted(out)
+    return sorted(response(rng, cfg, 0.0, sigma, tau) for _ in range(n))
 
 
 people = [(rng.uniform(*cfg["human_sigma_ms"]), rng.uniform(*cfg["human_tau_ms"])) for _ in range(PEOPLE)]
 sessions = [[session(s, t) for _ in range(REPS)] for s, t in people]
 for levels in LEVEL_SETS:
     sds = [
-        statistics.pstdev([sum(quantile(x, p) for p in levels) / len(levels) for x in reps])
+        statistics.pstdev([statistic(x, levels) for x in reps])
         for reps in sessions
     ]
     var = statistics.fmean(v * v for v in sds)
