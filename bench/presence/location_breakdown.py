@@ -6,10 +6,11 @@ genuine claims (< 100 km) falsely rejected by number of landmarks.
 Usage: location_breakdown.py LABELS.jsonl REPORT.jsonl   (files written by run.sh)"""
 import collections
 import json
+import os
 import sys
 
-LOC = {"claim-outside-region", "rtt-below-physical-bound", "rtt-below-physical-bound-single-sample",
-       "rtt-below-fibre-bound"}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from roc import LOC_CODES as LOC  # noqa: E402  (the location reasons roc.py counts as a rejection)
 labels = {}
 for line in open(sys.argv[1]):
     d = json.loads(line)
