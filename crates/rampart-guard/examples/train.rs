@@ -136,6 +136,8 @@ impl Rng {
 }
 
 type Sparse = Vec<(u32, f32)>;
+/// Features, labels and row weights, indexed alike.
+type Data<'a> = (&'a [Sparse], &'a [u8], &'a [f32]);
 
 fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
@@ -156,18 +158,17 @@ struct Hyper {
 }
 
 /// Train; returns (weights, bias).
-fn train(dims: usize, xs: &[Sparse], ys: &[u8], rw: &[f32], h: &Hyper) -> (Vec<f32>, f32) {
-    let n_pos = ys.iter().filter(|&&y| y == 1).count().max(1) as f32;
-    let n_neg = (ys.len() as f32 - n_pos).max(1.0);
+/// Train on the rows of `xs`/`ys`/`rw` listed in `rows` (all of them, or one fold's complement).
+fn train(dims: usize, (xs, ys, rw): Data<'_>, rows: &[usize], h: &Hyper) -> (Vec<f32>, f32) {
+    let n = rows.len();
+    let n_pos = rows.iter().filter(|&&i| ys[i] == 1).count().max(1) as f32;
+    let n_neg = (n as f32 - n_pos).max(1.0);
     // Balanced class weights.
-    let cw = [
-        ys.len() as f32 / (2.0 * n_neg),
-        ys.len() as f32 / (2.0 * n_pos),
-    ];
+    let cw = [n as f32 / (2.0 * n_neg), n as f32 / (2.0 * n_pos)];
     let mut w = vec![0f32; dims];
     let mut g2 = vec![0f32; dims];
     let (mut b, mut bg2) = (0f32, 0f32);
-    let mut order: Vec<usize> = (0..xs.len()).collect();
+    let mut order: Vec<usize> = rows.to_vec();
     let Hyper {
         epochs,
         l2,
@@ -200,16 +201,30 @@ fn train(dims: usize, xs: &[Sparse], ys: &[u8], rw: &[f32], h: &Hyper) -> (Vec<f
                 "train: epoch {}/{} weighted log-loss {:.4}",
                 epoch + 1,
                 epochs,
-                loss / xs.len() as f64
+                loss / n as f64
             );
         }
     }
     (w, b)
 }
 
+/// [`train`], as a [`Classifier`] whose `score` is the one the gateway runs: thresholds are
+/// always read off that function, never off a re-implementation of its arithmetic.
+fn trained(
+    cfg: FeatureConfig,
+    data: Data<'_>,
+    rows: &[usize],
+    h: &Hyper,
+) -> Result<Classifier, String> {
+    let (w, b) = train(cfg.dims(), data, rows, h);
+    Classifier::from_parts(cfg, w, b, 0.5).map_err(|e| e.to_string())
+}
+
 /// Train + validation pooled for `--refit`, with stratified fold numbers (each label's rows
 /// shuffled with the seed and dealt round-robin into `k` folds).
-struct Pool {
+struct Pool<'a> {
+    /// The rows' texts, scored the way the shipped model scores (for the threshold).
+    texts: Vec<&'a str>,
     xs: Vec<Sparse>,
     ys: Vec<u8>,
     rw: Vec<f32>,
@@ -217,14 +232,19 @@ struct Pool {
     k: usize,
 }
 
-impl Pool {
+impl<'a> Pool<'a> {
     fn new(
         cfg: &FeatureConfig,
         k: usize,
-        train: (&[Sparse], &[u8], &[f32]),
-        val_rows: &[common::Row],
+        (train_rows, train): (&'a [common::Row], Data<'_>),
+        val_rows: &'a [common::Row],
         seed: u64,
-    ) -> Pool {
+    ) -> Pool<'a> {
+        let texts = train_rows
+            .iter()
+            .chain(val_rows)
+            .map(|r| r.text.as_str())
+            .collect();
         let mut xs = train.0.to_vec();
         xs.extend(val_rows.iter().map(|r| cfg.features(&r.text)));
         let mut ys = train.1.to_vec();
@@ -241,6 +261,7 @@ impl Pool {
             }
         }
         Pool {
+            texts,
             xs,
             ys,
             rw,
@@ -249,20 +270,21 @@ impl Pool {
         }
     }
 
+    fn data(&self) -> Data<'_> {
+        (&self.xs, &self.ys, &self.rw)
+    }
+
     /// Out-of-fold scores: every row scored by the model trained on the other folds.
-    fn oof(&self, dims: usize, h: &Hyper) -> Vec<f32> {
+    fn oof(&self, cfg: FeatureConfig, h: &Hyper) -> Result<Vec<f32>, String> {
         let mut oof = vec![0f32; self.ys.len()];
         for f in 0..self.k {
             let tr: Vec<usize> = (0..self.ys.len()).filter(|&i| self.fold[i] != f).collect();
-            let fx: Vec<Sparse> = tr.iter().map(|&i| self.xs[i].clone()).collect();
-            let fy: Vec<u8> = tr.iter().map(|&i| self.ys[i]).collect();
-            let fw: Vec<f32> = tr.iter().map(|&i| self.rw[i]).collect();
-            let (w, b) = train(dims, &fx, &fy, &fw, h);
+            let model = trained(cfg, self.data(), &tr, h)?;
             for i in (0..self.ys.len()).filter(|&i| self.fold[i] == f) {
-                oof[i] = sigmoid(dot(&w, b, &self.xs[i]));
+                oof[i] = model.score(self.texts[i]);
             }
         }
-        oof
+        Ok(oof)
     }
 }
 
@@ -340,9 +362,10 @@ fn run() -> Result<(), String> {
         vec![(o.epochs, o.l2, o.lr)]
     };
 
+    let all: Vec<usize> = (0..xs.len()).collect();
     let pool = o
         .refit
-        .map(|k| Pool::new(&cfg, k, (&xs, &ys, &rw), &val_rows, o.seed));
+        .map(|k| Pool::new(&cfg, k, (&train_rows, (&xs, &ys, &rw)), &val_rows, o.seed));
     let what = match &pool {
         Some(p) => format!("{}-fold out-of-fold (train + validation)", p.k),
         None => "validation".to_string(),
@@ -357,13 +380,10 @@ fn run() -> Result<(), String> {
             verbose: !o.grid && pool.is_none(),
         };
         let (scores, labels): (Vec<f32>, &[u8]) = match &pool {
-            Some(p) => (p.oof(cfg.dims(), &hyper), &p.ys),
+            Some(p) => (p.oof(cfg, &hyper)?, &p.ys),
             None => {
-                let (w, b) = train(cfg.dims(), &xs, &ys, &rw, &hyper);
-                let vs = val_rows
-                    .iter()
-                    .map(|r| sigmoid(dot(&w, b, &cfg.features(&r.text))))
-                    .collect();
+                let model = trained(cfg, (&xs, &ys, &rw), &all, &hyper)?;
+                let vs = val_rows.iter().map(|r| model.score(&r.text)).collect();
                 (vs, &vy)
             }
         };
@@ -385,8 +405,13 @@ fn run() -> Result<(), String> {
     let (recall, auc, thr, hyper) = best.ok_or("empty grid")?;
     let Hyper { epochs, l2, lr, .. } = hyper;
     let (w, b) = match &pool {
-        Some(p) => train(cfg.dims(), &p.xs, &p.ys, &p.rw, &hyper),
-        None => train(cfg.dims(), &xs, &ys, &rw, &hyper),
+        Some(p) => train(
+            cfg.dims(),
+            p.data(),
+            &(0..p.ys.len()).collect::<Vec<_>>(),
+            &hyper,
+        ),
+        None => train(cfg.dims(), (&xs, &ys, &rw), &all, &hyper),
     };
     let model = Classifier::from_parts(cfg, w, b, thr).map_err(|e| e.to_string())?;
     if let Some(p) = &o.dump_val {
