@@ -146,16 +146,25 @@ def _fill_slots(text):
     return re.sub(r"\{(\w+)\}", r"\1", text).replace("{{", "{").replace("}}", "}")
 
 
+def _parse_python(path):
+    """The module's syntax tree, or None (with a message naming the file) if it cannot be read."""
+    import ast
+
+    try:
+        return ast.parse(open(path, encoding="utf-8").read())
+    except (SyntaxError, UnicodeDecodeError, ValueError) as e:
+        print(f"extract: skipping {path}: {e}", file=sys.stderr)
+        return None
+
+
 def _python_prompt_strings(paths, min_len=40):
     """String constants assigned at module level in prompt files (e.g. `PROMPT_TMPL = "..."`)."""
     import ast
 
     out = []
     for path in paths:
-        try:
-            tree = ast.parse(open(path, encoding="utf-8").read())
-        except (SyntaxError, UnicodeDecodeError) as e:
-            print(f"extract: skipping {path}: {e}", file=sys.stderr)
+        tree = _parse_python(path)
+        if tree is None:
             continue
         for node in tree.body:
             if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Constant):
@@ -171,10 +180,8 @@ def _python_strings(paths, keep):
 
     out = []
     for path in paths:
-        try:
-            tree = ast.parse(open(path, encoding="utf-8").read())
-        except (SyntaxError, UnicodeDecodeError, ValueError) as e:
-            print(f"extract: skipping {path}: {e}", file=sys.stderr)
+        tree = _parse_python(path)
+        if tree is None:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -227,10 +234,8 @@ def load_ordinary_benign():
     import ast
 
     for path in sorted(glob.glob(os.path.join(SP, "sqlfluff/rules/**/*.py"), recursive=True)):
-        try:
-            tree = ast.parse(open(path, encoding="utf-8").read())
-        except (SyntaxError, UnicodeDecodeError, ValueError) as e:
-            print(f"extract: skipping {path}: {e}", file=sys.stderr)
+        tree = _parse_python(path)
+        if tree is None:
             continue
         for node in ast.walk(tree):
             if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
