@@ -50,14 +50,19 @@ def destination(lat, lon, bearing, dkm):
     return np.degrees(la2), np.degrees(lo2)
 
 
-def profile_loglik(dist, r, m, s, det):
-    """dist: (P, k) km; r: (k,) ms. Max over the access grid of the summed log density, (P,)."""
+def access_loglik(dist, r, m, s, det):
+    """dist: (P, k) km; r: (k,) ms. Summed log density per place and access-grid step, (P, A)."""
     u = r[None, None, :] - AGRID[None, :, None] - 2.0 * dist[:, None, :] / C_FIBRE - 0.1
     med = 2.0 * (dist * m + det) / C_FIBRE
     uu = np.maximum(u, 0.05)
     lf = -np.log(uu) - 0.5 * (np.log(uu / med[:, None, :]) / s) ** 2
     lf = np.where(u < -1.0, -1e9, lf)  # faster than fibre by more than 1 ms: infeasible
-    return lf.sum(-1).max(1)
+    return lf.sum(-1)
+
+
+def profile_loglik(dist, r, m, s, det):
+    """Max over the access grid of the summed log density, (P,)."""
+    return access_loglik(dist, r, m, s, det).max(1)
 
 
 def fit(sessions, det):
@@ -66,11 +71,7 @@ def fit(sessions, det):
     for _ in range(6):
         zs = []
         for rtt, dc in sessions:
-            u = rtt[None, :] - AGRID[:, None] - 2.0 * dc[None, :] / C_FIBRE - 0.1
-            med = 2.0 * (dc * m + det) / C_FIBRE
-            uu = np.maximum(u, 0.05)
-            lf = -np.log(uu) - 0.5 * (np.log(uu / med[None, :]) / s) ** 2
-            a = AGRID[np.where(u < -1.0, -1e9, lf).sum(1).argmax()]
+            a = AGRID[access_loglik(dc[None, :], rtt, m, s, det)[0].argmax()]
             excess = (rtt - a - 2.0 * dc / C_FIBRE - 0.1) * C_FIBRE / 2.0
             far = (dc >= 800.0) & (excess - det > 0)
             zs.extend(np.log((excess[far] - det) / dc[far]).tolist())
