@@ -17,7 +17,7 @@ Only the standard library is used.
 import json
 import sys
 
-LOC_CODES = {"claim-outside-region", "rtt-below-physical-bound", "rtt-below-physical-bound-single-sample", "rtt-below-fibre-bound"}
+LOC_CODES = {"claim-outside-region", "claim-unlikely-location", "rtt-below-physical-bound", "rtt-below-physical-bound-single-sample", "rtt-below-fibre-bound"}
 
 
 def load_jsonl(path):

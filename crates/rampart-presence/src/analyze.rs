@@ -15,12 +15,17 @@ use crate::event::{Claim, Event, EventKind, LandmarkRef, parse_line};
 use crate::geo::{LatLon, distance_km};
 use crate::keys::{KeyStats, KeySummary};
 use crate::landmarks::Landmarks;
+use crate::likelihood::{self, LikelihoodConfig};
 use crate::physics::{self, PhysicsConfig};
 use crate::region::{self, RegionConfig};
 use crate::relay::{self, Reservoir};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+
+/// Landmarks at least this far from the claim teach the location test's path model (near ones
+/// are dominated by the detour and the noise of the minimum).
+const PATH_LEARN_MIN_KM: f64 = 800.0;
 
 /// All settings of the analysis.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -30,7 +35,10 @@ pub struct Config {
     pub physics: PhysicsConfig,
     /// Region model settings.
     pub region: RegionConfig,
-    /// Landmarks needed before a claim can be judged against the region. Default 3.
+    /// Likelihood-ratio test of the claim.
+    pub likelihood: LikelihoodConfig,
+    /// Landmarks needed before a claim can be judged against the region or the likelihood
+    /// test. Default 3.
     pub min_landmarks: usize,
     /// z-score above which a session is `relay-suspected`. Default 2.65: the threshold that gave
     /// 1 % false alarms on the simulator's default profile (seed 1); 2.33 would be the nominal 1 %
@@ -82,6 +90,7 @@ impl Default for Config {
         Config {
             physics: PhysicsConfig::default(),
             region: RegionConfig::default(),
+            likelihood: LikelihoodConfig::default(),
             min_landmarks: 3,
             relay_z: 2.65,
             relay_min_added_ms: 10.0,
@@ -192,6 +201,28 @@ pub struct RegionOut {
     pub claim_distance_km: Option<f64>,
 }
 
+/// The likelihood-ratio test of the claim.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LocationTestOut {
+    /// The statistic: log-likelihood of the best place found minus that of the claim, nats
+    /// (`null` when the claim is faster than fibre even with its accuracy radius).
+    pub t: Option<f64>,
+    /// The threshold above which the claim is `suspicious`, nats.
+    pub threshold: f64,
+    /// The most likely place found.
+    pub best: LatLon,
+    /// Its distance from the claim, km.
+    pub best_distance_km: f64,
+    /// Nearest city (population ≥ 100,000) to it.
+    pub near: Option<String>,
+    /// Access delay that fits best at the claim, ms.
+    pub access_ms: f64,
+    /// Path model used: median path inflation beyond fibre (`γ − 1`) and its log-SD.
+    pub inflation_median: f64,
+    /// ...log-SD.
+    pub inflation_sigma: f64,
+}
+
 /// Interaction summary.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct InteractionsOut {
@@ -230,6 +261,8 @@ pub struct SessionReport {
     pub landmarks: Vec<LandmarkOut>,
     /// The delay region.
     pub region: Option<RegionOut>,
+    /// The likelihood-ratio test of the claim.
+    pub location_test: Option<LocationTestOut>,
     /// Interaction loops.
     pub interactions: Option<InteractionsOut>,
     /// Keystroke features.
@@ -888,16 +921,17 @@ impl<'a> Analyzer<'a> {
         self.reports.push(report);
     }
 
-    /// (impossible, impossible on a single sample, below fibre, outside the model region) for a
-    /// claimed point.
+    /// (impossible, impossible on a single sample, below fibre, outside the model region,
+    /// unlikely by the likelihood test) for a claimed point.
     fn location_flags(
         &self,
         rtts: &[LmObs],
         pos: LatLon,
         radius_km: f64,
         obs: &[region::Obs],
+        lr: Option<&likelihood::Model>,
         cfg: &Config,
-    ) -> (bool, bool, bool, bool) {
+    ) -> (bool, bool, bool, bool, bool) {
         let (mut imp, mut single, mut fibre) = (false, false, false);
         for o in rtts {
             let lm = self.landmarks.get(o.idx);
@@ -918,7 +952,10 @@ impl<'a> Analyzer<'a> {
             let f = region::feasible(obs, pos.to_unit(), radius_km, &cfg.region);
             !(f.physics && f.model)
         };
-        (imp, single, fibre, outside)
+        let unlikely = lr.is_some_and(|m| {
+            m.test(pos.to_unit(), radius_km, &cfg.likelihood).t > cfg.likelihood.threshold
+        });
+        (imp, single, fibre, outside, unlikely)
     }
 
     fn judge(&mut self, key: &str, mut st: SessionState) -> SessionReport {
@@ -1003,6 +1040,7 @@ impl<'a> Analyzer<'a> {
                 radius_km: lm.radius_km,
                 rtt_ms: kept[0] + tol,
                 spread_ms: spread,
+                samples: o.n,
             });
         }
         landmarks_out.sort_by(|a, b| {
@@ -1074,6 +1112,65 @@ impl<'a> Analyzer<'a> {
                 cfg.min_landmarks
             ));
         }
+        // ---- likelihood-ratio test of the claim ----
+        let mut lr_model = None;
+        let mut lr_out = None;
+        let mut path_obs = Vec::new();
+        if let Some(c) = &st.claim
+            && cfg.likelihood.enabled
+            && obs.len() >= cfg.min_landmarks.max(2)
+        {
+            let path = self.prior.path_model(cfg.likelihood.detour_km);
+            let model = likelihood::Model::new(&obs, path, &cfg.likelihood);
+            let u = c.pos.to_unit();
+            let test = model.test(u, c.radius_km, &cfg.likelihood);
+            let best = LatLon::from_vec(test.best);
+            let best_km = distance_km(c.pos, best);
+            let near = cities::nearest(best, 100_000)
+                .map(|(city, d)| format!("{} ({d:.0} km away)", city.label()));
+            if test.t > cfg.likelihood.threshold {
+                let message = if test.t.is_finite() {
+                    format!(
+                        "RTTs to {} landmarks fit a place ~{best_km:.0} km from the claimed place ({}), near {}, e^{:.1} times better than the claim (likelihood ratio {:.1} nats > {:.1}; path inflation γ−1 ≈ {:.2}, log-SD {:.2})",
+                        obs.len(),
+                        c.place,
+                        near.as_deref().unwrap_or("?"),
+                        test.t,
+                        test.t,
+                        cfg.likelihood.threshold,
+                        path.median,
+                        path.sigma
+                    )
+                } else {
+                    format!(
+                        "RTTs to {} landmarks are faster than fibre from the claimed place ({}) for every access delay, even within its {:.0} km accuracy radius; they fit a place ~{best_km:.0} km away, near {}",
+                        obs.len(),
+                        c.place,
+                        c.radius_km,
+                        near.as_deref().unwrap_or("?"),
+                    )
+                };
+                reasons.push(Reason {
+                    code: "claim-unlikely-location",
+                    verdict: Verdict::Suspicious,
+                    message,
+                });
+            }
+            if cfg.learn && test.claim.ll.is_finite() {
+                path_obs = model.log_inflations(u, &test.claim, PATH_LEARN_MIN_KM);
+            }
+            lr_out = Some(LocationTestOut {
+                t: test.t.is_finite().then_some(test.t),
+                threshold: cfg.likelihood.threshold,
+                best,
+                best_distance_km: best_km,
+                near,
+                access_ms: test.claim.access_ms,
+                inflation_median: path.median,
+                inflation_sigma: path.sigma,
+            });
+            lr_model = Some(model);
+        }
         if st.claim.is_none() && st.user.is_some() {
             notes.push("no usable claimed location: physical bounds not checked".into());
         }
@@ -1087,12 +1184,14 @@ impl<'a> Analyzer<'a> {
                 .is_some_and(|r| r.claim_inside.is_some());
             let mut cleared: Vec<&'static str> = Vec::new();
             for alt in &c.alts {
-                let f = self.location_flags(&st.rtts, *alt, c.radius_km, &obs, &cfg);
+                let f =
+                    self.location_flags(&st.rtts, *alt, c.radius_km, &obs, lr_model.as_ref(), &cfg);
                 for (code, flagged) in [
                     ("rtt-below-physical-bound", f.0),
                     ("rtt-below-physical-bound-single-sample", f.1),
                     ("rtt-below-fibre-bound", f.2),
                     ("claim-outside-region", f.3 || !region_nonempty),
+                    ("claim-unlikely-location", f.4),
                 ] {
                     if !flagged && !cleared.contains(&code) {
                         cleared.push(code);
@@ -1229,6 +1328,12 @@ impl<'a> Analyzer<'a> {
             .unwrap_or(Verdict::Consistent);
         reasons.sort_by_key(|r| Reverse(r.verdict));
         // ---- learning ----
+        // The path model learns from every session whose RTTs are physically possible at the
+        // claim (a relay does not change the laptop's RTTs).
+        if !path_obs.is_empty() && verdict < Verdict::Impossible {
+            baseline::learn_path(&path_obs, &mut self.prior);
+            self.prior_dirty = true;
+        }
         if cfg.learn && verdict < Verdict::RelaySuspected {
             let t = st.last_t;
             if learn_relay.is_some() || learn_keys.is_some() {
@@ -1270,6 +1375,7 @@ impl<'a> Analyzer<'a> {
             }),
             landmarks: landmarks_out,
             region: region_out,
+            location_test: lr_out,
             interactions: inter_out,
             keystrokes: keys_out,
             notes,

@@ -15,6 +15,7 @@
 //! * The population prior (`μ_pop`, the total variance, `τ²`) is learned the same way from all
 //!   users' sessions, starting from built-in defaults worth 10 sessions.
 
+use crate::likelihood::PathModel;
 use crate::relay::LoopStat;
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +83,23 @@ pub struct Prior {
     pub bunch_rate: f64,
     /// Sessions that updated `bunch_rate`.
     pub key_sessions: u64,
+    /// Path model of the location test: mean of ln(γ − 1) over far landmarks.
+    #[serde(default = "default_path_log_m")]
+    pub path_log_m: f64,
+    /// ...and its standard deviation.
+    #[serde(default = "default_path_s")]
+    pub path_s: f64,
+    /// Landmark observations that updated the path model.
+    #[serde(default)]
+    pub path_obs: u64,
+}
+
+fn default_path_log_m() -> f64 {
+    0.6f64.ln()
+}
+
+fn default_path_s() -> f64 {
+    0.6
 }
 
 impl Default for Prior {
@@ -98,6 +116,9 @@ impl Default for Prior {
             v_mean: 36.0,
             bunch_rate: 0.01,
             key_sessions: 0,
+            path_log_m: default_path_log_m(),
+            path_s: default_path_s(),
+            path_obs: 0,
         }
     }
 }
@@ -113,6 +134,15 @@ impl Prior {
     /// Between-user variance σ_u², ms² (never below (10 ms)²).
     pub fn sigma_u2(&self) -> f64 {
         (self.var_total - self.tau2 - self.v_mean).max(100.0)
+    }
+
+    /// The location test's path model as learnt so far (`S` kept in [0.2, 1.5]).
+    pub fn path_model(&self, detour_km: f64) -> PathModel {
+        PathModel {
+            median: self.path_log_m.exp(),
+            sigma: self.path_s.clamp(0.2, 1.5),
+            detour_km,
+        }
     }
 
     /// Within-user session-to-session variance, never below (2 ms)².
@@ -201,6 +231,23 @@ pub fn learn(stat: &LoopStat, user: &mut UserBaseline, prior: &mut Prior, t_ms: 
     user.ws_sum = FORGET * user.ws_sum + w * s;
     user.sessions += 1;
     user.updated_ms = user.updated_ms.max(t_ms);
+}
+
+/// Fold the log path inflations of one session's far landmarks (taken at the claim, which is
+/// trusted: false claims are a minority, and each value is winsorised at 3 SD) into the path
+/// model: a running mean and a running mean absolute deviation (× 1.2533, the SD of a normal).
+pub fn learn_path(log_inflations: &[f64], prior: &mut Prior) {
+    for &z in log_inflations {
+        if !z.is_finite() {
+            continue;
+        }
+        let s = prior.path_s.clamp(0.2, 1.5);
+        let r = (z - prior.path_log_m).clamp(-3.0 * s, 3.0 * s);
+        let a = rate(prior.path_obs);
+        prior.path_log_m += a * r;
+        prior.path_s += a * (1.253_314 * r.abs() - prior.path_s);
+        prior.path_obs += 1;
+    }
 }
 
 /// Keystroke bunching test: z-score of the observed bunched count against the user's (or the
@@ -311,6 +358,33 @@ mod tests {
         };
         let back: UserBaseline = serde_json::from_str(&serde_json::to_string(&u).unwrap()).unwrap();
         assert_eq!(u, back);
+    }
+
+    #[test]
+    fn the_path_model_is_learnt_and_false_claims_barely_move_it() {
+        // ln(γ − 1) ~ N(ln 0.8, 0.4²) by Box–Muller on a deterministic low-discrepancy pair of
+        // sequences (no RNG, no flakiness); every 20th value
+        // comes from a false claim (e^5 ≈ 150× the usual inflation).
+        let mut prior = Prior::default();
+        let mut zs = Vec::new();
+        for i in 0..4000u32 {
+            let u1 = (f64::from(i) + 0.5) / 4000.0;
+            let u2 = f64::from(i.reverse_bits()) / f64::from(u32::MAX);
+            let n = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            zs.push(if i % 20 == 0 {
+                5.0
+            } else {
+                0.8f64.ln() + 0.4 * n
+            });
+        }
+        learn_path(&zs, &mut prior);
+        let m = prior.path_model(200.0);
+        assert!((m.median - 0.8).abs() < 0.08, "{m:?}");
+        assert!((m.sigma - 0.4).abs() < 0.08, "{m:?}");
+        assert_eq!(prior.path_obs, 4000);
+        // Non-finite values are ignored.
+        learn_path(&[f64::NAN, f64::INFINITY], &mut prior);
+        assert_eq!(prior.path_obs, 4000);
     }
 
     #[test]

@@ -116,6 +116,34 @@ pub fn destination(from: LatLon, bearing_deg: f64, dist_km: f64) -> LatLon {
     }
 }
 
+/// Local north and east unit vectors at a point.
+pub fn tangent_frame(c: [f64; 3]) -> ([f64; 3], [f64; 3]) {
+    let mut east = [-c[1], c[0], 0.0];
+    let en = (east[0] * east[0] + east[1] * east[1]).sqrt();
+    if en < 1e-12 {
+        east = [0.0, 1.0, 0.0];
+    } else {
+        east = [east[0] / en, east[1] / en, 0.0];
+    }
+    let north = [
+        c[1] * east[2] - c[2] * east[1],
+        c[2] * east[0] - c[0] * east[2],
+        c[0] * east[1] - c[1] * east[0],
+    ];
+    (north, east)
+}
+
+/// The point at angular distance `ang` (radians) from `c` towards bearing `th`.
+pub fn offset(c: [f64; 3], north: [f64; 3], east: [f64; 3], ang: f64, th: f64) -> [f64; 3] {
+    let (sa, ca) = ang.sin_cos();
+    let (st, ct) = th.sin_cos();
+    [
+        ca * c[0] + sa * (ct * north[0] + st * east[0]),
+        ca * c[1] + sa * (ct * north[1] + st * east[1]),
+        ca * c[2] + sa * (ct * north[2] + st * east[2]),
+    ]
+}
+
 /// Largest distance (km) consistent with a measured round trip of `rtt_ms` at the vacuum speed
 /// of light.
 pub fn max_distance_vacuum_km(rtt_ms: f64) -> f64 {

@@ -13,7 +13,8 @@
 //!   baseline (or the population prior for new users) explain, with the added delay estimated
 //!   with a 95 % confidence interval ([`relay`], [`baseline`]).
 //! * **suspicious** — the claim lies outside the CBG-style delay region of ≥ 3 landmarks
-//!   ([`region`]), an RTT beats fibre but not vacuum, keystrokes are bunched ([`keys`]), or the
+//!   ([`region`]) or another place explains those RTTs far better ([`likelihood`]), an RTT
+//!   beats fibre but not vacuum, keystrokes are bunched ([`keys`]), or the
 //!   user's logins imply travel faster than 1,000 km/h.
 //! * **consistent** — nothing measured contradicts the claim.
 //!
@@ -49,6 +50,7 @@ pub mod event;
 pub mod geo;
 pub mod keys;
 pub mod landmarks;
+pub mod likelihood;
 pub mod physics;
 pub mod region;
 pub mod relay;

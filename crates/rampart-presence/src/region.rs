@@ -22,7 +22,9 @@
 //!
 //! The region is sampled on a polar grid over the smallest physics disk.
 
-use crate::geo::{EARTH_RADIUS_KM, KM_PER_RTT_MS_FIBRE, LatLon, unit_distance_km};
+use crate::geo::{
+    EARTH_RADIUS_KM, KM_PER_RTT_MS_FIBRE, LatLon, offset, tangent_frame, unit_distance_km,
+};
 
 /// Settings of the region model.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -69,6 +71,8 @@ pub struct Obs {
     /// How uncertain that minimum is, ms: the spread between the smallest samples (added to the
     /// slack of this landmark's upper line).
     pub spread_ms: f64,
+    /// RTT samples taken (0 when unknown).
+    pub samples: u32,
 }
 
 /// Whether a point satisfies the constraints.
@@ -173,19 +177,7 @@ pub fn compute(obs: &[Obs], cfg: &RegionConfig) -> Region {
     let half_world = std::f64::consts::PI * EARTH_RADIUS_KM;
     let radius = (centre.rtt_ms.max(0.0) * KM_PER_RTT_MS_FIBRE + centre.radius_km).min(half_world);
     let c = centre.unit;
-    // Local north and east at the centre.
-    let mut east = [-c[1], c[0], 0.0];
-    let en = (east[0] * east[0] + east[1] * east[1]).sqrt();
-    if en < 1e-12 {
-        east = [0.0, 1.0, 0.0];
-    } else {
-        east = [east[0] / en, east[1] / en, 0.0];
-    }
-    let north = [
-        c[1] * east[2] - c[2] * east[1],
-        c[2] * east[0] - c[0] * east[2],
-        c[0] * east[1] - c[1] * east[0],
-    ];
+    let (north, east) = tangent_frame(c);
     let rings = cfg.rings.max(1);
     let az_max = cfg.azimuths.max(6);
     // The coarser of the ring spacing and the azimuthal spacing on the outer ring.
@@ -204,15 +196,9 @@ pub fn compute(obs: &[Obs], cfg: &RegionConfig) -> Region {
         let am = (a0 + a1) / 2.0;
         let n_az = ((az_max as f64 * (j as f64 + 0.5) / rings as f64).round() as usize).max(6);
         let cell = 2.0 * std::f64::consts::PI * r2 * (a0.cos() - a1.cos()) / n_az as f64;
-        let (sa, ca) = am.sin_cos();
         for k in 0..n_az {
             let th = 2.0 * std::f64::consts::PI * (k as f64 + 0.5 * (j % 2) as f64) / n_az as f64;
-            let (st, ct) = th.sin_cos();
-            let p = [
-                ca * c[0] + sa * (ct * north[0] + st * east[0]),
-                ca * c[1] + sa * (ct * north[1] + st * east[1]),
-                ca * c[2] + sa * (ct * north[2] + st * east[2]),
-            ];
+            let p = offset(c, north, east, am, th);
             let f = feasible(obs, p, 0.0, cfg);
             if f.physics {
                 region.physics_area_km2 += cell;
@@ -252,6 +238,7 @@ mod tests {
                 radius_km: 0.0,
                 rtt_ms: access_ms + inflation * distance_km(truth, l) / KM_PER_RTT_MS_FIBRE,
                 spread_ms: 0.0,
+                samples: 10,
             })
             .collect()
     }

@@ -129,6 +129,34 @@ fn a_claim_far_from_the_measured_place_is_impossible_and_says_why() {
 }
 
 #[test]
+fn a_claim_1600_km_off_over_a_slow_link_is_unlikely_but_not_impossible() {
+    // Really in Phoenix behind a 25 ms access link, claims Houston (~1,630 km away). Nothing is
+    // faster than fibre from Houston, so physics alone cannot reject it; the likelihood test
+    // does: the Phoenix landmark answers like a neighbour and Dallas like a far one.
+    let mut lines = vec![login("far", "ana", 0.0, r#"{"city":"Houston"}"#)];
+    lines.extend(rtt_lines("far", 10.0, phoenix(), 25.0));
+    lines.push(login("home", "bo", 0.0, r#"{"city":"Phoenix, AZ"}"#));
+    lines.extend(rtt_lines("home", 10.0, phoenix(), 25.0));
+    let (r, _, e) = run(Config::default(), &lines);
+    assert!(e.is_empty(), "{e:?}");
+    let far = r.iter().find(|s| s.session == "far").unwrap();
+    assert_eq!(far.verdict, Verdict::Suspicious, "{far:#?}");
+    let reason = far
+        .reasons
+        .iter()
+        .find(|x| x.code == "claim-unlikely-location")
+        .unwrap_or_else(|| panic!("{far:#?}"));
+    assert!(reason.message.contains("Houston"), "{}", reason.message);
+    let lt = far.location_test.as_ref().unwrap();
+    assert!(lt.t.unwrap() > lt.threshold, "{lt:?}");
+    let home = r.iter().find(|s| s.session == "home").unwrap();
+    assert_eq!(home.verdict, Verdict::Consistent, "{home:#?}");
+    let lt = home.location_test.as_ref().unwrap();
+    assert!(lt.t.unwrap() < 1.0, "{lt:?}");
+    assert!(distance_km(lt.best, phoenix()) < 400.0, "{lt:?}");
+}
+
+#[test]
 fn relay_is_caught_against_the_users_own_baseline() {
     let mut lines = Vec::new();
     let mut t = 0.0;
@@ -342,16 +370,22 @@ fn never_impossible_on_simulated_genuine_sessions() {
     let reports: std::collections::HashMap<String, SessionReport> =
         a.drain_reports().map(|r| (r.session.clone(), r)).collect();
     assert!(a.drain_errors().next().is_none());
-    let mut genuine = 0;
+    let (mut genuine, mut unlikely) = (0, 0);
     for l in String::from_utf8(lab).unwrap().lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         let r = &reports[v["session"].as_str().unwrap()];
         if v["claim_offset_km"].as_f64().unwrap() < 100.0 {
             genuine += 1;
             assert_ne!(r.verdict, Verdict::Impossible, "{r:#?}");
+            unlikely += r
+                .reasons
+                .iter()
+                .any(|x| x.code == "claim-unlikely-location") as usize;
         }
     }
     assert!(genuine > 100);
+    // The likelihood test's nominal false-rejection rate is 0.5 %.
+    assert!(unlikely * 100 <= genuine, "{unlikely} of {genuine}");
 }
 
 #[test]
