@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Location claims: how far is Rampart's constraint model from the best possible, and would a
 # likelihood-ratio test close the gap? For each scenario of run.sh (same seeds and configs):
-#   roc.py            — Rampart as shipped (claims >= 1,000 km off rejected, false rejections)
+#   roc.py            — Rampart as shipped (claims >= 1,000 km off rejected, false rejections;
+#                       since a73ced2 that includes the likelihood-ratio test of likelihood.rs)
 #   oracle_location.py — Neyman-Pearson bound: truth known, exact RTTs, generator's distributions
 #   glr_location.py   — prototype GLR test with its path model (a) fixed a priori (M 0.6, S 0.6,
 #                       detour 150 km), (b) fitted to each scenario's own report without labels
@@ -48,4 +49,9 @@ default-s2 --profile default --seed 2
 alternative-s777 --profile alternative --seed 777
 alternative-s9001-other-cities --profile alternative --seed 9001 --config bench/presence/other-cities.json
 alt2-s4242 --profile default --seed 4242 --config bench/presence/alt2.json
+alt3-s60613 --profile default --seed 60613 --config bench/presence/alt3.json
+alt4-s271828 --profile default --seed 271828 --config bench/presence/alt4.json
+alt4-alternative-s314159 --profile alternative --seed 314159 --config bench/presence/alt4.json
+alt5-s16180 --profile default --seed 16180 --config bench/presence/alt5.json
+alt5-alternative-s7919 --profile alternative --seed 7919 --config bench/presence/alt5.json
 LIST

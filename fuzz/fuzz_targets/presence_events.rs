@@ -1,5 +1,6 @@
 //! Fuzz the presence event parser and the analyzer behind it: arbitrary bytes, split into
 //! lines, must never panic, and every line is either an event or an error with a message.
+//! Four landmarks, so that a claim with three RTTs reaches the region and likelihood tests.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,8 +18,10 @@ fuzz_target!(|data: &[u8]| {
         max_open_sessions: 8,
         ..Config::default()
     };
-    let (landmarks, _) =
-        Landmarks::parse(r#"[{"id":"a","lat":50,"lon":8},{"id":"b","lat":40,"lon":-74}]"#);
+    let (landmarks, _) = Landmarks::parse(
+        r#"[{"id":"a","lat":50,"lon":8},{"id":"b","lat":40,"lon":-74},
+                {"id":"c","lat":35.7,"lon":139.7},{"id":"d","lat":48.9,"lon":2.35}]"#,
+    );
     let mut a = Analyzer::new(cfg, landmarks, Prior::default());
     for line in data.split(|&b| b == b'\n') {
         a.push_line(line);
