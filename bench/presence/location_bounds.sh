@@ -54,4 +54,6 @@ alt4-s271828 --profile default --seed 271828 --config bench/presence/alt4.json
 alt4-alternative-s314159 --profile alternative --seed 314159 --config bench/presence/alt4.json
 alt5-s16180 --profile default --seed 16180 --config bench/presence/alt5.json
 alt5-alternative-s7919 --profile alternative --seed 7919 --config bench/presence/alt5.json
+alt6-s5772 --profile default --seed 5772 --config bench/presence/alt6.json
+alt6-alternative-s2718 --profile alternative --seed 2718 --config bench/presence/alt6.json
 LIST

@@ -61,6 +61,10 @@ run alt4-alternative-s314159 --profile alternative --seed 314159 --config bench/
 # once on the committed code.
 run alt5-s16180 --profile default --seed 16180 --config bench/presence/alt5.json
 run alt5-alternative-s7919 --profile alternative --seed 7919 --config bench/presence/alt5.json
+# alt6 (relays from 200 km hops and fast encoders too) was written after learn_max_z_user was
+# added and run once on the committed code.
+run alt6-s5772 --profile default --seed 5772 --config bench/presence/alt6.json
+run alt6-alternative-s2718 --profile alternative --seed 2718 --config bench/presence/alt6.json
 echo "## relays adding only 40-70 ms (second hop 100-700 km, fast encoder)" >&2
 run near-threshold-relays-s5 --profile default --seed 5 --config bench/presence/near-threshold.json
 run alternative-near-threshold-s31 --profile alternative --seed 31 --config bench/presence/near-threshold.json

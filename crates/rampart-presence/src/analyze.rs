@@ -51,8 +51,12 @@ pub struct Config {
     /// A user still judged against the population prior (fewer than 3 sessions learned) learns
     /// only from sessions whose relay z-score is below this, so that a session relayed from the
     /// very start, just under the verdict threshold, does not teach the baseline that slow is
-    /// normal. Users with their own baseline learn from every session not flagged. Default 2.0.
+    /// normal. Default 2.0.
     pub learn_max_z: f64,
+    /// A user with their own baseline learns only from sessions whose relay z-score is below
+    /// this. Default 2.65, below the verdict threshold: a session relayed with a small added
+    /// delay that is not flagged still must not teach the baseline that slow is normal.
+    pub learn_max_z_user: f64,
     /// Interaction loops needed to judge relaying. Default 20.
     pub min_interactions: usize,
     /// Interaction loops kept per session (uniform sample beyond). Default 512.
@@ -97,6 +101,7 @@ impl Default for Config {
             relay_z: 3.0,
             relay_min_added_ms: 10.0,
             learn_max_z: 2.0,
+            learn_max_z_user: 2.65,
             min_interactions: 20,
             reservoir: 512,
             max_landmarks: 64,
@@ -1269,6 +1274,11 @@ impl<'a> Analyzer<'a> {
                 Some(s) => {
                     let user_b = st.user.as_deref().map(|u| self.baseline_mut(u).b.clone());
                     let j = baseline::judge(&s, user_b.as_ref(), &self.prior);
+                    let learn_below = if j.baseline == "user" {
+                        cfg.learn_max_z_user
+                    } else {
+                        cfg.learn_max_z
+                    };
                     if j.z >= cfg.relay_z && j.added_ms >= cfg.relay_min_added_ms {
                         reasons.push(Reason {
                             code: "relay-interaction-delay",
@@ -1283,7 +1293,7 @@ impl<'a> Analyzer<'a> {
                                 s.n
                             ),
                         });
-                    } else if j.baseline == "user" || j.z < cfg.learn_max_z {
+                    } else if j.z < learn_below {
                         learn_relay = Some(s);
                     }
                     relay_out = Some(j);

@@ -211,6 +211,51 @@ fn relay_is_caught_against_the_users_own_baseline() {
 }
 
 #[test]
+fn unflagged_slow_sessions_do_not_teach_a_users_baseline_that_slow_is_normal() {
+    // Eight clean sessions, then six relayed (+60 ms) ones that are not flagged (relay_z set out
+    // of reach), then one more relayed session: with the learning gate (learn_max_z_user, default
+    // 2.65) its z stays high; without it the baseline has absorbed the relay.
+    let mut lines = Vec::new();
+    let mut t = 0.0;
+    let mut session = |sid: &str, level: f64, added: f64, t: f64| {
+        lines.push(login(sid, "ana", t, r#"{"lat":33.45,"lon":-112.07}"#));
+        lines.extend(loops(sid, t + 100.0, 200, level, added, 40.0));
+        lines.push(format!(
+            r#"{{"type":"end","session":"{sid}","t_ms":{}}}"#,
+            t + 300_000.0
+        ));
+    };
+    for k in 0..8 {
+        session(&format!("clean{k}"), 260.0 + (k % 3) as f64 * 3.0, 0.0, t);
+        t += 86_400_000.0;
+    }
+    for k in 0..7 {
+        session(&format!("slow{k}"), 261.0, 60.0, t);
+        t += 86_400_000.0;
+    }
+    let last_z = |cfg: Config| {
+        let (r, _, e) = run(cfg, &lines);
+        assert!(e.is_empty(), "{e:?}");
+        r.iter()
+            .find(|s| s.session == "slow6")
+            .and_then(|s| s.relay.as_ref())
+            .map(|j| j.z)
+            .unwrap()
+    };
+    let never_flag = Config {
+        relay_z: 1e9,
+        ..Config::default()
+    };
+    let gated = last_z(never_flag.clone());
+    let ungated = last_z(Config {
+        learn_max_z_user: f64::INFINITY,
+        ..never_flag
+    });
+    assert!(gated > 3.0, "{gated}");
+    assert!(ungated < gated / 2.0, "{ungated} vs {gated}");
+}
+
+#[test]
 fn impossible_travel_pairs() {
     let h = 3_600_000.0;
     let lines = vec![
