@@ -97,10 +97,11 @@ pub struct AnalyzeArgs {
     /// Travel speed above which two logins are impossible travel, km/h.
     #[arg(long, value_name = "KMH")]
     pub travel_kmh: Option<f64>,
-    /// z-score above which a session is relay-suspected.
+    /// z-score above which a session is relay-suspected (default 3.0).
     #[arg(long, value_name = "Z")]
     pub relay_z: Option<f64>,
-    /// Landmarks needed to judge a claim against the delay region.
+    /// Landmarks needed to judge a claim against the delay region and the likelihood test
+    /// (default 3).
     #[arg(long, value_name = "N")]
     pub min_landmarks: Option<usize>,
     /// Stream-time idleness after which a session without an `end` event is judged, ms.
