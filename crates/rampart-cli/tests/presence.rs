@@ -287,6 +287,54 @@ fn simulate_then_analyze_round_trip() {
     assert!(text.lines().last().unwrap().starts_with("{\"summary\":"));
 }
 
+/// The location test's path model is learnt into the SQLite prior and the next run starts from it.
+#[test]
+fn the_learnt_path_model_is_kept_in_the_store_and_used_by_the_next_run() {
+    let dir = simulated_20_users();
+    let db = dir.path().join("p.db");
+    let analyze = || {
+        let out = rampart(
+            dir.path(),
+            &[
+                "presence",
+                "analyze",
+                "sim.jsonl",
+                "--landmarks",
+                "sim.landmarks.json",
+                "--format",
+                "jsonl",
+                "--db",
+                db.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first_median = |text: &str| {
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find_map(|v| v["session"]["location_test"]["inflation_median"].as_f64())
+            .expect("a session with a location test")
+    };
+    let run1 = analyze();
+    // The first session of a fresh store is judged with the a-priori model.
+    assert!((first_median(&run1) - 0.6).abs() < 1e-9);
+    let store = Store::open(&db).unwrap();
+    let prior: serde_json::Value =
+        serde_json::from_str(&store.load_prior("default").unwrap().unwrap().data).unwrap();
+    drop(store);
+    assert!(prior["path_obs"].as_u64().unwrap() > 20, "{prior}");
+    let learnt = prior["path_log_m"].as_f64().unwrap().exp();
+    assert!((learnt - 0.6).abs() > 1e-3, "{prior}");
+    // The second run starts where the first ended.
+    let run2 = analyze();
+    assert!((first_median(&run2) - learnt).abs() < 1e-9, "{learnt}");
+}
+
 /// A temp dir holding `sim.jsonl` and `sim.landmarks.json` for 20 simulated users (seed 5).
 fn simulated_20_users() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

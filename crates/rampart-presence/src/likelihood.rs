@@ -233,9 +233,10 @@ impl Model {
         }
     }
 
-    /// The fit at a point, with each landmark's position uncertainty and `radius_km` of the
-    /// point taken in favour of the point (the distance that fits best within them is not
-    /// searched; the distance is shortened towards the fibre bound only as far as needed).
+    /// The fit at a point. If some landmark is faster than fibre from the point itself, the
+    /// distances are shortened by the point's `radius_km` and each landmark's position
+    /// uncertainty and the fit is retried, so a claim counts as faster than fibre only if it is
+    /// so everywhere within its accuracy radius.
     pub fn fit_at(&self, p: [f64; 3], radius_km: f64) -> Fit {
         let mut dist = [0.0f64; MAX_LANDMARKS];
         let n = self.lms.len();
