@@ -497,6 +497,44 @@ mod tests {
     }
 
     #[test]
+    fn degenerate_geometry_never_gives_nan() {
+        // Poles, the antimeridian, antipodes, duplicate landmarks, zero and huge RTTs, no
+        // samples: T is a number or +∞, never NaN, and the best place is a unit vector.
+        let cfg = LikelihoodConfig::default();
+        let pts = [
+            (90.0, 0.0),
+            (-90.0, 0.0),
+            (0.0, 180.0),
+            (0.0, -180.0),
+            (0.0, 0.0),
+            (45.0, 179.9),
+            (45.0, -179.9),
+        ];
+        for &(rtt, spread, samples) in
+            &[(0.0, 0.0, 0), (1.0, 0.0, 1), (80.0, 5.0, 3), (1e6, 1e6, 2)]
+        {
+            let obs: Vec<Obs> = pts
+                .iter()
+                .chain(pts.iter())
+                .map(|&(lat, lon)| Obs {
+                    unit: LatLon { lat, lon }.to_unit(),
+                    radius_km: 0.0,
+                    rtt_ms: rtt,
+                    spread_ms: spread,
+                    samples,
+                })
+                .collect();
+            let m = Model::new(&obs, path(), &cfg);
+            for &(lat, lon) in &pts {
+                let t = m.test(LatLon { lat, lon }.to_unit(), 50.0, &cfg);
+                assert!(!t.t.is_nan() && t.t >= 0.0, "{rtt} {lat} {lon}: {t:?}");
+                let n = t.best.iter().map(|x| x * x).sum::<f64>();
+                assert!((n - 1.0).abs() < 1e-9, "{t:?}");
+            }
+        }
+    }
+
+    #[test]
     fn jitter_is_estimated_from_the_gaps_between_smallest_samples() {
         let o = |spread_ms: f64, samples: u32| Obs {
             unit: [1.0, 0.0, 0.0],
