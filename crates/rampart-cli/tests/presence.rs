@@ -255,30 +255,7 @@ fn simulate_then_analyze_round_trip() {
         assert!(dir.path().join(f).exists(), "{f}");
     }
     let labels = std::fs::read_to_string(dir.path().join("sim.labels.jsonl")).unwrap();
-    let out = rampart(
-        dir.path(),
-        &[
-            "presence",
-            "analyze",
-            "sim.jsonl",
-            "--landmarks",
-            "sim.landmarks.json",
-            "--format",
-            "jsonl",
-            "--no-store",
-        ],
-    );
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = analyze_sim(dir.path(), &["--format", "jsonl", "--no-store"]);
     let sessions = text
         .lines()
         .filter(|l| l.starts_with("{\"session\":"))
@@ -293,26 +270,10 @@ fn the_learnt_path_model_is_kept_in_the_store_and_used_by_the_next_run() {
     let dir = simulated_20_users();
     let db = dir.path().join("p.db");
     let analyze = || {
-        let out = rampart(
+        analyze_sim(
             dir.path(),
-            &[
-                "presence",
-                "analyze",
-                "sim.jsonl",
-                "--landmarks",
-                "sim.landmarks.json",
-                "--format",
-                "jsonl",
-                "--db",
-                db.to_str().unwrap(),
-            ],
-        );
-        assert!(
-            matches!(out.status.code(), Some(0 | 1)),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            &["--format", "jsonl", "--db", db.to_str().unwrap()],
+        )
     };
     let first_median = |text: &str| {
         text.lines()
@@ -333,6 +294,31 @@ fn the_learnt_path_model_is_kept_in_the_store_and_used_by_the_next_run() {
     // The second run starts where the first ended.
     let run2 = analyze();
     assert!((first_median(&run2) - learnt).abs() < 1e-9, "{learnt}");
+}
+
+/// `rampart presence analyze sim.jsonl --landmarks sim.landmarks.json EXTRA…` in `dir`, which
+/// must exit 0 or 1; its stdout.
+fn analyze_sim(dir: &std::path::Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "presence",
+        "analyze",
+        "sim.jsonl",
+        "--landmarks",
+        "sim.landmarks.json",
+    ];
+    args.extend_from_slice(extra);
+    let out = rampart(dir, &args);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A temp dir holding `sim.jsonl` and `sim.landmarks.json` for 20 simulated users (seed 5).
