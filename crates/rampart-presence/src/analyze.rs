@@ -23,6 +23,15 @@ use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
+/// Reasons that dispute the claimed place.
+const LOCATION_CODES: [&str; 5] = [
+    "rtt-below-physical-bound",
+    "rtt-below-physical-bound-single-sample",
+    "rtt-below-fibre-bound",
+    "claim-outside-region",
+    "claim-unlikely-location",
+];
+
 /// Landmarks at least this far from the claim teach the location test's path model (near ones
 /// are dominated by the detour and the noise of the minimum).
 const PATH_LEARN_MIN_KM: f64 = 800.0;
@@ -1340,9 +1349,12 @@ impl<'a> Analyzer<'a> {
             .unwrap_or(Verdict::Consistent);
         reasons.sort_by_key(|r| Reverse(r.verdict));
         // ---- learning ----
-        // The path model learns from every session whose RTTs are physically possible at the
-        // claim (a relay does not change the laptop's RTTs).
-        if !path_obs.is_empty() && verdict < Verdict::Impossible {
+        // The path model learns from sessions whose claim no location reason disputes (a relay
+        // does not change the laptop's RTTs, so relayed sessions count): false claims that are
+        // caught must not widen the model that catches them, which would let a stream of them
+        // (a laptop farm) blind the test.
+        let claim_disputed = reasons.iter().any(|r| LOCATION_CODES.contains(&r.code));
+        if !path_obs.is_empty() && !claim_disputed {
             baseline::learn_path(&path_obs, &mut self.prior);
             self.prior_dirty = true;
         }

@@ -434,6 +434,43 @@ fn never_impossible_on_simulated_genuine_sessions() {
 }
 
 #[test]
+fn a_stream_of_false_claims_does_not_widen_the_path_model() {
+    // A "laptop farm": half of all sessions claim a place 1,000–4,000 km from where they are.
+    // The location test's path model learns only from undisputed claims, so it ends close to
+    // the one learnt from honest traffic instead of widening until the false claims fit.
+    let learnt = |fraud: f64| {
+        let cfg = SimConfig {
+            users: 60,
+            sessions_per_user: [4, 6],
+            interactions: [30, 40],
+            keystrokes: [10, 20],
+            location_fraud_fraction: fraud,
+            ..SimConfig::default()
+        };
+        let (mut ev, mut lab) = (Vec::new(), Vec::new());
+        let (_, lms) = simulate(&cfg, &mut ev, &mut lab).unwrap();
+        let mut landmarks = Landmarks::new();
+        for l in &lms {
+            landmarks
+                .add(&l.id, LatLon::new(l.lat, l.lon).unwrap(), 0.0)
+                .unwrap();
+        }
+        let mut a = Analyzer::new(Config::default(), landmarks, Prior::default());
+        for line in ev.split(|&b| b == b'\n') {
+            a.push_line(line);
+        }
+        a.finish();
+        let p = a.prior();
+        (p.path_log_m, p.path_s, p.path_obs)
+    };
+    let honest = learnt(0.0);
+    let farm = learnt(0.5);
+    assert!(honest.2 > 200 && farm.2 > 100, "{honest:?} {farm:?}");
+    assert!((farm.0 - honest.0).abs() < 0.15, "{honest:?} {farm:?}");
+    assert!(farm.1 < honest.1 + 0.12, "{honest:?} {farm:?}");
+}
+
+#[test]
 fn destination_helper_sanity() {
     // Used by the constructed cases above: keep it honest.
     let p = destination(phoenix(), 90.0, 1_000.0);
