@@ -1142,16 +1142,25 @@ impl<'a> Analyzer<'a> {
             let test = model.test(u, c.radius_km, &cfg.likelihood);
             let best = LatLon::from_vec(test.best);
             let best_km = distance_km(c.pos, best);
-            let near = cities::nearest(best, 100_000)
-                .map(|(city, d)| format!("{} ({d:.0} km away)", city.label()));
+            let near = cities::nearest(best, 100_000).map(|(city, d)| {
+                if d < 25.0 {
+                    city.label()
+                } else {
+                    format!("{} ({d:.0} km from it)", city.label())
+                }
+            });
             if test.t > cfg.likelihood.threshold {
                 let message = if test.t.is_finite() {
                     format!(
-                        "RTTs to {} landmarks fit a place ~{best_km:.0} km from the claimed place ({}), near {}, e^{:.1} times better than the claim (likelihood ratio {:.1} nats > {:.1}; path inflation γ−1 ≈ {:.2}, log-SD {:.2})",
+                        "RTTs to {} landmarks fit a place ~{best_km:.0} km from the claimed place ({}), near {}, {} times better than the claim (log-likelihood ratio {:.1} > {:.1}; path inflation γ−1 ≈ {:.2}, log-SD {:.2})",
                         obs.len(),
                         c.place,
                         near.as_deref().unwrap_or("?"),
-                        test.t,
+                        if test.t < 20.0 {
+                            format!("{:.0}", test.t.exp())
+                        } else {
+                            format!("e^{:.0}", test.t)
+                        },
                         test.t,
                         cfg.likelihood.threshold,
                         path.median,
