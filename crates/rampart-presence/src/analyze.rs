@@ -23,7 +23,8 @@ use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
-/// Reasons that dispute the claimed place.
+/// Reasons that dispute the claimed place, in the order [`Analyzer::location_flags`] returns
+/// them.
 const LOCATION_CODES: [&str; 5] = [
     "rtt-below-physical-bound",
     "rtt-below-physical-bound-single-sample",
@@ -937,8 +938,8 @@ impl<'a> Analyzer<'a> {
         self.reports.push(report);
     }
 
-    /// (impossible, impossible on a single sample, below fibre, outside the model region,
-    /// unlikely by the likelihood test) for a claimed point.
+    /// Which of the [`LOCATION_CODES`] hold for a claimed point: impossible, impossible on a
+    /// single sample, below fibre, outside the model region, unlikely by the likelihood test.
     fn location_flags(
         &self,
         rtts: &[LmObs],
@@ -947,7 +948,7 @@ impl<'a> Analyzer<'a> {
         obs: &[region::Obs],
         lr: Option<&likelihood::Model>,
         cfg: &Config,
-    ) -> (bool, bool, bool, bool, bool) {
+    ) -> [bool; LOCATION_CODES.len()] {
         let (mut imp, mut single, mut fibre) = (false, false, false);
         for o in rtts {
             let lm = self.landmarks.get(o.idx);
@@ -971,7 +972,7 @@ impl<'a> Analyzer<'a> {
         let unlikely = lr.is_some_and(|m| {
             m.test(pos.to_unit(), radius_km, &cfg.likelihood).t > cfg.likelihood.threshold
         });
-        (imp, single, fibre, outside, unlikely)
+        [imp, single, fibre, outside, unlikely]
     }
 
     fn judge(&mut self, key: &str, mut st: SessionState) -> SessionReport {
@@ -1209,15 +1210,11 @@ impl<'a> Analyzer<'a> {
                 .is_some_and(|r| r.claim_inside.is_some());
             let mut cleared: Vec<&'static str> = Vec::new();
             for alt in &c.alts {
-                let f =
+                let mut f =
                     self.location_flags(&st.rtts, *alt, c.radius_km, &obs, lr_model.as_ref(), &cfg);
-                for (code, flagged) in [
-                    ("rtt-below-physical-bound", f.0),
-                    ("rtt-below-physical-bound-single-sample", f.1),
-                    ("rtt-below-fibre-bound", f.2),
-                    ("claim-outside-region", f.3 || !region_nonempty),
-                    ("claim-unlikely-location", f.4),
-                ] {
+                // No model region at the main place: "outside" cannot be cleared by another.
+                f[3] |= !region_nonempty;
+                for (&code, flagged) in LOCATION_CODES.iter().zip(f) {
                     if !flagged && !cleared.contains(&code) {
                         cleared.push(code);
                     }

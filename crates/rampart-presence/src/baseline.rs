@@ -140,9 +140,14 @@ impl Prior {
     pub fn path_model(&self, detour_km: f64) -> PathModel {
         PathModel {
             median: self.path_log_m.exp(),
-            sigma: self.path_s.clamp(0.2, 1.5),
+            sigma: self.path_sigma(),
             detour_km,
         }
+    }
+
+    /// `S` of the path model, kept in [0.2, 1.5].
+    fn path_sigma(&self) -> f64 {
+        self.path_s.clamp(0.2, 1.5)
     }
 
     /// Within-user session-to-session variance, never below (2 ms)².
@@ -241,7 +246,7 @@ pub fn learn_path(log_inflations: &[f64], prior: &mut Prior) {
         if !z.is_finite() {
             continue;
         }
-        let s = prior.path_s.clamp(0.2, 1.5);
+        let s = prior.path_sigma();
         let r = (z - prior.path_log_m).clamp(-3.0 * s, 3.0 * s);
         let a = rate(prior.path_obs);
         prior.path_log_m += a * r;

@@ -32,7 +32,7 @@
 //! [`crate::baseline::learn_path`]), starting from the a-priori values below.
 
 use crate::geo::{EARTH_RADIUS_KM, KM_PER_RTT_MS_FIBRE, offset, tangent_frame, unit_distance_km};
-use crate::region::Obs;
+use crate::region::{self, Obs};
 
 /// Settings of the likelihood-ratio test.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -112,6 +112,8 @@ struct Lm {
 /// A session's landmarks prepared for repeated evaluation.
 pub struct Model {
     lms: Vec<Lm>,
+    /// The smallest fibre disk (centre, radius km): where the place search looks.
+    disk: Option<([f64; 3], f64)>,
     path: PathModel,
     det_ms2: f64,
     s2: f64,
@@ -147,6 +149,7 @@ impl Model {
         let det = path.detour_km / KM_PER_RTT_MS_FIBRE;
         Model {
             lms,
+            disk: region::smallest_disk(obs),
             path,
             det_ms2: det * det,
             s2: path.sigma * path.sigma,
@@ -156,17 +159,17 @@ impl Model {
     /// Log-likelihood of the excesses at a place given its landmark distances, profiled over the
     /// access delay.
     fn profile(&self, dist: &[f64]) -> Fit {
-        let k = KM_PER_RTT_MS_FIBRE;
-        // Largest access delay the physics allows (every excess ≥ 0).
-        let mut a_hi = f64::INFINITY;
-        for (l, &d) in self.lms.iter().zip(dist) {
-            a_hi = a_hi.min(l.rtt_ms - d / k);
-        }
         if self.lms.is_empty() {
             return Fit {
                 ll: 0.0,
                 access_ms: 0.0,
             };
+        }
+        let k = KM_PER_RTT_MS_FIBRE;
+        // Largest access delay the physics allows (every excess ≥ 0).
+        let mut a_hi = f64::INFINITY;
+        for (l, &d) in self.lms.iter().zip(dist) {
+            a_hi = a_hi.min(l.rtt_ms - d / k);
         }
         if a_hi.is_nan() || a_hi < 0.0 {
             return Fit {
@@ -296,27 +299,22 @@ impl Model {
 
     /// Coarse-to-fine search for the most likely place; also refines around `seed`.
     fn search(&self, seed: [f64; 3], cfg: &LikelihoodConfig) -> ([f64; 3], f64) {
-        let Some(centre) = self.lms.iter().min_by(|a, b| {
-            (a.rtt_ms + a.radius_km / KM_PER_RTT_MS_FIBRE)
-                .total_cmp(&(b.rtt_ms + b.radius_km / KM_PER_RTT_MS_FIBRE))
-        }) else {
+        let Some((centre, radius)) = self.disk else {
             return (seed, f64::NEG_INFINITY);
         };
-        let half_world = std::f64::consts::PI * EARTH_RADIUS_KM;
-        let radius = (centre.rtt_ms.max(0.0) * KM_PER_RTT_MS_FIBRE + centre.radius_km)
-            .clamp(1.0, half_world);
+        let radius = radius.max(1.0);
         let rings = cfg.rings.clamp(1, 64);
         let az_max = cfg.azimuths.clamp(6, 256);
         let mut pts: Vec<([f64; 3], f64)> = Vec::with_capacity(rings * az_max);
         let eval = |p: [f64; 3]| (p, self.fit_at(p, 0.0).ll);
-        pts.push(eval(centre.unit));
-        let (north, east) = tangent_frame(centre.unit);
+        pts.push(eval(centre));
+        let (north, east) = tangent_frame(centre);
         for j in 1..=rings {
             let ang = radius * j as f64 / rings as f64 / EARTH_RADIUS_KM;
             let n_az = ((az_max as f64 * j as f64 / rings as f64).round() as usize).max(6);
             for q in 0..n_az {
                 let th = std::f64::consts::TAU * (q as f64 + 0.5 * (j % 2) as f64) / n_az as f64;
-                pts.push(eval(offset(centre.unit, north, east, ang, th)));
+                pts.push(eval(offset(centre, north, east, ang, th)));
             }
         }
         let mut step = radius / rings as f64 / EARTH_RADIUS_KM;

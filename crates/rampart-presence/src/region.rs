@@ -166,17 +166,24 @@ impl Region {
     }
 }
 
-/// Sample the region on a polar grid around the landmark with the smallest physics disk.
-pub fn compute(obs: &[Obs], cfg: &RegionConfig) -> Region {
-    let Some(centre) = obs.iter().min_by(|a, b| {
+/// The smallest fibre disk of the landmarks: its centre and radius (km, at most half the
+/// Earth's circumference). Every physically possible place lies inside it. `None` without
+/// landmarks.
+pub fn smallest_disk(obs: &[Obs]) -> Option<([f64; 3], f64)> {
+    let centre = obs.iter().min_by(|a, b| {
         (a.rtt_ms * KM_PER_RTT_MS_FIBRE + a.radius_km)
             .total_cmp(&(b.rtt_ms * KM_PER_RTT_MS_FIBRE + b.radius_km))
-    }) else {
-        return Region::default();
-    };
+    })?;
     let half_world = std::f64::consts::PI * EARTH_RADIUS_KM;
     let radius = (centre.rtt_ms.max(0.0) * KM_PER_RTT_MS_FIBRE + centre.radius_km).min(half_world);
-    let c = centre.unit;
+    Some((centre.unit, radius))
+}
+
+/// Sample the region on a polar grid around the landmark with the smallest physics disk.
+pub fn compute(obs: &[Obs], cfg: &RegionConfig) -> Region {
+    let Some((c, radius)) = smallest_disk(obs) else {
+        return Region::default();
+    };
     let (north, east) = tangent_frame(c);
     let rings = cfg.rings.max(1);
     let az_max = cfg.azimuths.max(6);

@@ -390,17 +390,11 @@ fn sessions_are_judged_while_streaming_and_late_events_are_reported() {
     assert_eq!(a.summary().sessions, 2_000);
 }
 
-#[test]
-fn never_impossible_on_simulated_genuine_sessions() {
-    let cfg = SimConfig {
-        users: 40,
-        sessions_per_user: [3, 5],
-        interactions: [30, 60],
-        keystrokes: [10, 20],
-        ..SimConfig::default()
-    };
+/// Simulate `cfg`, analyze every event with the default config, and return the finished
+/// analyzer and the labels.
+fn analyze_simulated(cfg: &SimConfig) -> (Analyzer<'static>, String) {
     let (mut ev, mut lab) = (Vec::new(), Vec::new());
-    let (_, lms) = simulate(&cfg, &mut ev, &mut lab).unwrap();
+    let (_, lms) = simulate(cfg, &mut ev, &mut lab).unwrap();
     let mut landmarks = Landmarks::new();
     for l in &lms {
         landmarks
@@ -412,11 +406,24 @@ fn never_impossible_on_simulated_genuine_sessions() {
         a.push_line(line);
     }
     a.finish();
+    (a, String::from_utf8(lab).unwrap())
+}
+
+#[test]
+fn never_impossible_on_simulated_genuine_sessions() {
+    let cfg = SimConfig {
+        users: 40,
+        sessions_per_user: [3, 5],
+        interactions: [30, 60],
+        keystrokes: [10, 20],
+        ..SimConfig::default()
+    };
+    let (mut a, lab) = analyze_simulated(&cfg);
     let reports: std::collections::HashMap<String, SessionReport> =
         a.drain_reports().map(|r| (r.session.clone(), r)).collect();
     assert!(a.drain_errors().next().is_none());
     let (mut genuine, mut unlikely) = (0, 0);
-    for l in String::from_utf8(lab).unwrap().lines() {
+    for l in lab.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         let r = &reports[v["session"].as_str().unwrap()];
         if v["claim_offset_km"].as_f64().unwrap() < 100.0 {
@@ -447,19 +454,7 @@ fn a_stream_of_false_claims_does_not_widen_the_path_model() {
             location_fraud_fraction: fraud,
             ..SimConfig::default()
         };
-        let (mut ev, mut lab) = (Vec::new(), Vec::new());
-        let (_, lms) = simulate(&cfg, &mut ev, &mut lab).unwrap();
-        let mut landmarks = Landmarks::new();
-        for l in &lms {
-            landmarks
-                .add(&l.id, LatLon::new(l.lat, l.lon).unwrap(), 0.0)
-                .unwrap();
-        }
-        let mut a = Analyzer::new(Config::default(), landmarks, Prior::default());
-        for line in ev.split(|&b| b == b'\n') {
-            a.push_line(line);
-        }
-        a.finish();
+        let (a, _) = analyze_simulated(&cfg);
         let p = a.prior();
         (p.path_log_m, p.path_s, p.path_obs)
     };
