@@ -4,8 +4,9 @@
 usage: roc.py LABELS.jsonl REPORT.jsonl [--name NAME] [--json OUT.json]
 
 Prints (and optionally writes as JSON):
-  * relay detection: ROC of the relay z-score, relays adding >= 40 ms vs all non-relayed
-    sessions; TPR at the threshold giving <= 1 % false alarms, split by whether the user had
+  * relay detection: ROC of the relay evidence z-score (`evidence_z`: the interaction loops'
+    z combined with the keystrokes'; `z` in reports older than that), relays adding >= 40 ms vs
+    all non-relayed sessions, and of the loops' z alone ("loops only"); TPR at the threshold giving <= 1 % false alarms, split by whether the user had
     >= 3 clean sessions before (own baseline) or not (population prior); AUC; and the rates at
     the shipped default threshold (verdict relay-suspected).
   * location: sessions whose claim is >= 1,000 km from the truth, measured with >= 3 landmarks:
@@ -77,9 +78,14 @@ def main(argv):
 
     def z(r):
         rel = r.get("relay")
+        return rel.get("evidence_z", rel["z"]) if rel else float("-inf")
+
+    def z_loops(r):
+        rel = r.get("relay")
         return rel["z"] if rel else float("-inf")
 
     pos_all, pos_base, pos_cold, neg = [], [], [], []
+    lpos_all, lpos_cold, lneg = [], [], []
     pos_verdict = neg_verdict = 0
     for sid, lab in labels.items():
         r = sessions.get(sid)
@@ -88,9 +94,13 @@ def main(argv):
         if lab["relayed"] and lab["added_delay_ms"] >= 40.0:
             pos_all.append(z(r))
             (pos_base if lab["clean_history"] >= 3 else pos_cold).append(z(r))
+            lpos_all.append(z_loops(r))
+            if lab["clean_history"] < 3:
+                lpos_cold.append(z_loops(r))
             pos_verdict += r["verdict"] == "relay-suspected"
         elif not lab["relayed"]:
             neg.append(z(r))
+            lneg.append(z_loops(r))
             neg_verdict += r["verdict"] == "relay-suspected"
     t_all, thr = tpr_at_fpr(pos_all, neg, 0.01)
     t_base, _ = tpr_at_fpr(pos_base, neg, 0.01)
@@ -105,6 +115,9 @@ def main(argv):
         "tpr_at_1pct_fpr": t_all,
         "tpr_at_1pct_fpr_with_baseline": t_base,
         "tpr_at_1pct_fpr_cold_start": t_cold,
+        "loops_only_tpr_at_1pct_fpr": tpr_at_fpr(lpos_all, lneg, 0.01)[0],
+        "loops_only_tpr_at_1pct_fpr_cold_start": tpr_at_fpr(lpos_cold, lneg, 0.01)[0],
+        "loops_only_auc": auc(lpos_all, lneg),
         "default_verdict_tpr": pos_verdict / len(pos_all) if pos_all else float("nan"),
         "default_verdict_fpr": neg_verdict / len(neg) if neg else float("nan"),
     }
@@ -167,7 +180,8 @@ def main(argv):
         f"relay (>=40 ms, <=200 loops): TPR@1%FPR {rl['tpr_at_1pct_fpr']:.3f} "
         f"[own baseline {rl['tpr_at_1pct_fpr_with_baseline']:.3f} n={rl['positives_with_baseline']}, "
         f"cold start {rl['tpr_at_1pct_fpr_cold_start']:.3f} n={rl['positives_cold_start']}], AUC {rl['auc']:.4f}, "
-        f"negatives {rl['negatives']}; default threshold: TPR {rl['default_verdict_tpr']:.3f} FPR {rl['default_verdict_fpr']:.4f}"
+        f"negatives {rl['negatives']}; default threshold: TPR {rl['default_verdict_tpr']:.3f} FPR {rl['default_verdict_fpr']:.4f}; "
+        f"loops only: TPR@1%FPR {rl['loops_only_tpr_at_1pct_fpr']:.3f} cold start {rl['loops_only_tpr_at_1pct_fpr_cold_start']:.3f} AUC {rl['loops_only_auc']:.4f}"
     )
     print(
         f"location (>=1000 km off, >=3 landmarks): rejected {lo['far_rejected']:.4f} of {lo['far_claims']}; "

@@ -65,6 +65,20 @@ run alt5-alternative-s7919 --profile alternative --seed 7919 --config bench/pres
 # added and run once on the committed code.
 run alt6-s5772 --profile default --seed 5772 --config bench/presence/alt6.json
 run alt6-alternative-s2718 --profile alternative --seed 2718 --config bench/presence/alt6.json
+# alt7 (stop 14) is adverse to the keystroke evidence: a steady, loss-free second hop (0.4 ms
+# jitter, 1 ms HID polling) leaves relayed keys unbunched, while users' own links bunch more
+# (3 ms key jitter, 0.6 % losses). Written before the combined relay evidence was first run on it.
+run alt7-s1414 --profile default --seed 1414 --config bench/presence/alt7.json
+run alt7-alternative-s1732 --profile alternative --seed 1732 --config bench/presence/alt7.json
+# alt8 (stop 14: moderate hop jitter and losses, other typists and countries, Dallas server) was
+# written after the rule "the larger of the loops' z and the combined z" was chosen, as its check.
+run alt8-s2236 --profile default --seed 2236 --config bench/presence/alt8.json
+run alt8-alternative-s2646 --profile alternative --seed 2646 --config bench/presence/alt8.json
+# alt9 (stop 14: lossier second hop, slower typists, Mumbai server) was written after the
+# population learning gate was changed (every unflagged session teaches the population), as the
+# check of the final rules, and run once.
+run alt9-s3162 --profile default --seed 3162 --config bench/presence/alt9.json
+run alt9-alternative-s1618 --profile alternative --seed 1618 --config bench/presence/alt9.json
 echo "## relays adding only 40-70 ms (second hop 100-700 km, fast encoder)" >&2
 run near-threshold-relays-s5 --profile default --seed 5 --config bench/presence/near-threshold.json
 run alternative-near-threshold-s31 --profile alternative --seed 31 --config bench/presence/near-threshold.json

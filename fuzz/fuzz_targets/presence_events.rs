@@ -1,6 +1,8 @@
 //! Fuzz the presence event parser and the analyzer behind it: arbitrary bytes, split into
 //! lines, must never panic, and every line is either an event or an error with a message.
-//! Four landmarks, so that a claim with three RTTs reaches the region and likelihood tests.
+//! Four landmarks, so that a claim with three RTTs reaches the region and likelihood tests, and
+//! low minimums for loops and key intervals, so that short inputs reach the relay and keystroke
+//! evidence.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,6 +18,8 @@ fuzz_target!(|data: &[u8]| {
         session_idle_lines: 4,
         session_idle_ms: 10.0,
         max_open_sessions: 8,
+        min_interactions: 2,
+        bunch_min_intervals: 2,
         ..Config::default()
     };
     let (landmarks, _) = Landmarks::parse(

@@ -58,12 +58,18 @@ pub struct Config {
     pub relay_z: f64,
     /// ...and the estimated added delay must be at least this, ms. Default 10.
     pub relay_min_added_ms: f64,
+    /// Combine the keystroke bunching evidence with the interaction loops' when the session has
+    /// ≥ `bunch_min_intervals` typing intervals: a relay's second hop both lengthens the loop and
+    /// makes keys typed apart arrive together. The verdict's z is then the larger of the loops'
+    /// z and Stouffer's `(z_loops + z_keys)/√2`. Default true.
+    pub relay_use_keys: bool,
     /// A user still judged against the population prior (fewer than 3 sessions learned) learns
-    /// only from sessions whose relay z-score is below this, so that a session relayed from the
-    /// very start, just under the verdict threshold, does not teach the baseline that slow is
-    /// normal. Default 2.0.
+    /// their own baseline only from sessions whose relay z-score is below this, so that a
+    /// session relayed from the very start, just under the verdict threshold, does not teach the
+    /// baseline that slow is normal. Default 2.0. (The population prior learns from every
+    /// session not flagged as a relay.)
     pub learn_max_z: f64,
-    /// A user with their own baseline learns only from sessions whose relay z-score is below
+    /// A user with their own baseline learns it only from sessions whose relay z-score is below
     /// this. Default 2.65, below the verdict threshold: a session relayed with a small added
     /// delay that is not flagged still must not teach the baseline that slow is normal.
     pub learn_max_z_user: f64,
@@ -110,6 +116,7 @@ impl Default for Config {
             min_landmarks: 3,
             relay_z: 3.0,
             relay_min_added_ms: 10.0,
+            relay_use_keys: true,
             learn_max_z: 2.0,
             learn_max_z_user: 2.65,
             min_interactions: 20,
@@ -1237,10 +1244,48 @@ impl<'a> Analyzer<'a> {
                 ));
             }
         }
+        // ---- keystrokes ----
+        // Judged first: the bunching evidence also enters the relay judgement.
+        let mut keys_out = None;
+        let mut key_ev: Option<baseline::KeyEvidence> = None;
+        if st.has_keys {
+            let ks = st.keys.finish();
+            if ks.intervals >= cfg.bunch_min_intervals {
+                let user_b = st.user.as_deref().map(|u| self.baseline_mut(u).b.clone());
+                key_ev = Some(baseline::bunching_evidence(
+                    ks.bunched,
+                    ks.intervals,
+                    user_b.as_ref(),
+                    &self.prior,
+                ));
+            }
+            keys_out = Some(ks);
+        }
+        let mut learn_keys = key_ev.as_ref().map(|e| (e.bunched, e.intervals));
+        if let Some(e) = &key_ev {
+            let frac = e.bunched as f64 / e.intervals as f64;
+            if e.z >= cfg.bunch_z && frac - e.expected_rate >= cfg.bunch_min_excess {
+                reasons.push(Reason {
+                    code: "keystroke-bunching",
+                    verdict: Verdict::Suspicious,
+                    message: format!(
+                        "{:.1} % of {} key intervals are ≤ {} ms (usual {:.1} %, z = {:.1}): keys typed apart arrive together, as after a jittery extra hop",
+                        100.0 * frac,
+                        e.intervals,
+                        crate::keys::BUNCH_MS,
+                        100.0 * e.expected_rate,
+                        e.z
+                    ),
+                });
+                learn_keys = None;
+            }
+        }
         // ---- relay ----
         let mut relay_out = None;
         let mut inter_out = None;
         let mut learn_relay: Option<relay::LoopStat> = None;
+        // Whether the user's own baselines (not only the population's) learn from this session.
+        let mut learn_own = true;
         if let Some(res) = &st.loops {
             let floor_rtt = st
                 .loop_landmark
@@ -1288,18 +1333,40 @@ impl<'a> Analyzer<'a> {
                 )),
                 Some(s) => {
                     let user_b = st.user.as_deref().map(|u| self.baseline_mut(u).b.clone());
-                    let j = baseline::judge(&s, user_b.as_ref(), &self.prior);
+                    let mut j = baseline::judge(&s, user_b.as_ref(), &self.prior);
+                    if cfg.relay_use_keys
+                        && let Some(e) = &key_ev
+                    {
+                        // Two independent signs of the same relay: the loop's added delay and
+                        // the second hop's jitter in the keys, combined by Stouffer's rule. A
+                        // quiet second hop leaves the keys unbunched and would dilute the loops'
+                        // evidence, so the loops alone still count: the stronger of the two.
+                        j.keys_z = Some(e.z);
+                        j.evidence_z = j.z.max((j.z + e.z) / std::f64::consts::SQRT_2);
+                    }
                     let learn_below = if j.baseline == "user" {
                         cfg.learn_max_z_user
                     } else {
                         cfg.learn_max_z
                     };
-                    if j.z >= cfg.relay_z && j.added_ms >= cfg.relay_min_added_ms {
+                    if j.evidence_z >= cfg.relay_z && j.added_ms >= cfg.relay_min_added_ms {
+                        let keys = match (&key_ev, j.keys_z) {
+                            (Some(e), Some(kz)) => format!(
+                                "; with the keystrokes ({} of {} intervals ≤ {} ms, {:.1} expected, z = {:.1}) z = {:.1}",
+                                e.bunched,
+                                e.intervals,
+                                crate::keys::BUNCH_MS,
+                                e.expected_rate * e.intervals as f64,
+                                kz,
+                                j.evidence_z
+                            ),
+                            _ => String::new(),
+                        };
                         reasons.push(Reason {
                             code: "relay-interaction-delay",
                             verdict: Verdict::RelaySuspected,
                             message: format!(
-                                "interaction loops are {:.0} ms longer than the network RTT and the {} baseline explain (95 % CI {:.0}–{:.0} ms, z = {:.1}, {} loops)",
+                                "interaction loops are {:.0} ms longer than the network RTT and the {} baseline explain (95 % CI {:.0}–{:.0} ms, z = {:.1}, {} loops{keys})",
                                 j.added_ms,
                                 if j.baseline == "user" { "user's" } else { "population" },
                                 j.ci95_ms[0],
@@ -1308,44 +1375,15 @@ impl<'a> Analyzer<'a> {
                                 s.n
                             ),
                         });
-                    } else if j.z < learn_below {
+                    } else {
+                        // Unflagged: the population learns from it; the user's own baseline
+                        // only below the stricter gate (see `baseline::learn`).
+                        learn_own = j.evidence_z < learn_below;
                         learn_relay = Some(s);
                     }
                     relay_out = Some(j);
                 }
             }
-        }
-        // ---- keystrokes ----
-        let mut keys_out = None;
-        let mut learn_keys: Option<f64> = None;
-        if st.has_keys {
-            let ks = st.keys.finish();
-            if ks.intervals >= cfg.bunch_min_intervals {
-                let user_b = st.user.as_deref().map(|u| self.baseline_mut(u).b.clone());
-                let (z, p0) = baseline::bunching_z(
-                    (ks.bunched_fraction * ks.intervals as f64).round() as u64,
-                    ks.intervals,
-                    user_b.as_ref(),
-                    &self.prior,
-                );
-                if z >= cfg.bunch_z && ks.bunched_fraction - p0 >= cfg.bunch_min_excess {
-                    reasons.push(Reason {
-                        code: "keystroke-bunching",
-                        verdict: Verdict::Suspicious,
-                        message: format!(
-                            "{:.1} % of {} key intervals are ≤ {} ms (usual {:.1} %, z = {:.1}): keys typed apart arrive together, as after a jittery extra hop",
-                            100.0 * ks.bunched_fraction,
-                            ks.intervals,
-                            crate::keys::BUNCH_MS,
-                            100.0 * p0,
-                            z
-                        ),
-                    });
-                } else {
-                    learn_keys = Some(ks.bunched_fraction);
-                }
-            }
-            keys_out = Some(ks);
         }
         // ---- verdict ----
         let verdict = reasons
@@ -1379,10 +1417,10 @@ impl<'a> Analyzer<'a> {
                         None => &mut scratch,
                     };
                     if let Some(s) = &learn_relay {
-                        baseline::learn(s, ub, &mut prior, t);
+                        baseline::learn(s, ub, &mut prior, t, learn_own);
                     }
-                    if let Some(f) = learn_keys {
-                        baseline::learn_keys(f, ub, &mut prior);
+                    if let Some((k, n)) = learn_keys {
+                        baseline::learn_keys(k, n, ub, &mut prior, learn_own);
                     }
                 }
                 self.prior = prior;

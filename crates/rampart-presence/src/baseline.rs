@@ -56,8 +56,14 @@ pub struct UserBaseline {
     pub ws_sum: f64,
     /// Sessions folded into the keystroke baseline.
     pub key_sessions: u64,
-    /// The user's usual fraction of bunched key intervals.
+    /// The user's usual fraction of bunched key intervals (posterior mean; for display).
     pub bunch_rate: f64,
+    /// Σ λᵏ (bunched key intervals) over the user's sessions.
+    #[serde(default)]
+    pub key_bunched: f64,
+    /// Σ λᵏ (key intervals) over the user's sessions.
+    #[serde(default)]
+    pub key_intervals: f64,
     /// The latest login seen.
     pub last_login: Option<LastLogin>,
     /// Server time of the last update, ms.
@@ -83,6 +89,10 @@ pub struct Prior {
     pub bunch_rate: f64,
     /// Sessions that updated `bunch_rate`.
     pub key_sessions: u64,
+    /// Variance of the bunched fraction between sessions beyond the binomial's (how much the
+    /// rate itself varies from person to person and link to link).
+    #[serde(default = "default_bunch_var")]
+    pub bunch_var: f64,
     /// Path model of the location test: mean of ln(γ − 1) over far landmarks.
     #[serde(default = "default_path_log_m")]
     pub path_log_m: f64,
@@ -102,6 +112,11 @@ fn default_path_s() -> f64 {
     0.6
 }
 
+/// (1 %)²: the rate varies between sessions as much as its mean (gamma shape 1).
+fn default_bunch_var() -> f64 {
+    1e-4
+}
+
 impl Default for Prior {
     /// Built-in defaults, used until data replaces them: response excess around 320 ms with
     /// 60 ms total spread (simple visual reaction times of adults are ~250–350 ms with
@@ -116,6 +131,7 @@ impl Default for Prior {
             v_mean: 36.0,
             bunch_rate: 0.01,
             key_sessions: 0,
+            bunch_var: default_bunch_var(),
             path_log_m: default_path_log_m(),
             path_s: default_path_s(),
             path_obs: 0,
@@ -150,6 +166,12 @@ impl Prior {
         self.path_s.clamp(0.2, 1.5)
     }
 
+    /// Gamma shape of the bunching rate's variation between sessions, `p²/var`, in [0.2, 100].
+    pub fn bunch_shape(&self) -> f64 {
+        let p = self.bunch_rate.clamp(5e-4, 0.5);
+        (p * p / self.bunch_var.max(1e-12)).clamp(0.2, 100.0)
+    }
+
     /// Within-user session-to-session variance, never below (2 ms)².
     pub fn tau2(&self) -> f64 {
         self.tau2.max(4.0)
@@ -169,8 +191,14 @@ pub struct RelayJudgement {
     pub sd_ms: f64,
     /// 95 % confidence interval of the added delay, ms.
     pub ci95_ms: [f64; 2],
-    /// `added / sd`.
+    /// `added / sd`: the interaction loops' evidence.
     pub z: f64,
+    /// The keystrokes' evidence, when the session had enough typing
+    /// ([`bunching_evidence`]).
+    pub keys_z: Option<f64>,
+    /// What the verdict uses: `z`, or with keystrokes the larger of `z` and
+    /// `(z + keys_z)/√2`.
+    pub evidence_z: f64,
     /// `user` when the user's own history dominates, else `population`.
     pub baseline: &'static str,
     /// Sessions in the user's baseline.
@@ -198,6 +226,8 @@ pub fn judge(stat: &LoopStat, user: Option<&UserBaseline>, prior: &Prior) -> Rel
         sd_ms: sd,
         ci95_ms: [added - 1.96 * sd, added + 1.96 * sd],
         z: added / sd,
+        keys_z: None,
+        evidence_z: added / sd,
         baseline: if sessions >= USER_MIN_SESSIONS {
             "user"
         } else {
@@ -207,8 +237,14 @@ pub fn judge(stat: &LoopStat, user: Option<&UserBaseline>, prior: &Prior) -> Rel
     }
 }
 
-/// Fold a session judged free of relay into the user's baseline and the population prior.
-pub fn learn(stat: &LoopStat, user: &mut UserBaseline, prior: &mut Prior, t_ms: f64) {
+/// Fold a session not judged a relay into the population prior and, when `own` (the session
+/// also passed the stricter learning gate for its user), into the user's baseline.
+///
+/// The population's level and spread learn from every unflagged session: learning them only from
+/// sessions well below the threshold would cut off the genuine right tail, narrow the prior, and
+/// flag more of that tail on the next pass. A user's own level, and the within-user variance τ²
+/// measured on it, are the part a slow relay must not teach.
+pub fn learn(stat: &LoopStat, user: &mut UserBaseline, prior: &mut Prior, t_ms: f64, own: bool) {
     let (m, pv) = posterior(Some(user), prior);
     let tau2 = prior.tau2();
     // Population level and spread (robust: residual clipped at 3 SD).
@@ -219,7 +255,12 @@ pub fn learn(stat: &LoopStat, user: &mut UserBaseline, prior: &mut Prior, t_ms: 
     prior.var_total += a * (r * r - prior.var_total);
     prior.v_mean += a * (stat.var - prior.v_mean);
     prior.sessions += 1;
-    // Within-user variation, from users whose level is already known.
+    if !own {
+        return;
+    }
+    // Within-user variation, from users whose level is already known. It is a population
+    // parameter, but measured on one user's history, so it follows the user's gate: a user's
+    // unflagged relayed sessions must not widen it (their residuals are the relay's delay).
     if user.sessions >= USER_MIN_SESSIONS {
         let exp = pv + tau2 + stat.var;
         let r = (stat.s_ms - m).clamp(-3.0 * exp.sqrt(), 3.0 * exp.sqrt());
@@ -255,39 +296,83 @@ pub fn learn_path(log_inflations: &[f64], prior: &mut Prior) {
     }
 }
 
-/// Keystroke bunching test: z-score of the observed bunched count against the user's (or the
-/// population's) usual rate.
-pub fn bunching_z(
+/// Keystroke evidence of a relay: how unusual a session's count of bunched key intervals is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KeyEvidence {
+    /// Bunched intervals (≤ [`crate::keys::BUNCH_MS`]).
+    pub bunched: u64,
+    /// Typing intervals.
+    pub intervals: u64,
+    /// Bunched fraction expected for this user, as a rate per interval.
+    pub expected_rate: f64,
+    /// Gamma shape of the rate's variation between sessions (`∞` would be a plain binomial).
+    pub shape: f64,
+    /// `z = Φ⁻¹(1 − p)` of the mid-p upper tail: ~N(0, 1) without a relay, large with one.
+    pub z: f64,
+}
+
+/// Judge a session's bunched key intervals.
+///
+/// The count is modelled as negative binomial: binomial sampling of a rate that itself varies
+/// between sessions (a gamma with the population's mean and the shape that matches the learnt
+/// between-session variance, [`Prior::bunch_var`]). A user's own history can only raise the
+/// expected rate (the posterior mean of their rate, `(r + Σ bunched)/(r/p + Σ intervals)`,
+/// when it is above the population's): a typist whose own link bunches keys is not flagged for
+/// it, while a user who usually bunches less than most is still judged against the population,
+/// so moving to a jittery network is not a relay.
+pub fn bunching_evidence(
     bunched: u64,
     intervals: u64,
     user: Option<&UserBaseline>,
     prior: &Prior,
-) -> (f64, f64) {
-    let p0 = match user {
-        Some(u) if u.key_sessions >= USER_MIN_SESSIONS => u.bunch_rate,
-        _ => prior.bunch_rate,
+) -> KeyEvidence {
+    let p_pop = prior.bunch_rate.clamp(5e-4, 0.5);
+    let shape = prior.bunch_shape();
+    let p_user = user.map_or(0.0, |u| {
+        (shape + u.key_bunched) / (shape / p_pop + u.key_intervals)
+    });
+    let p0 = p_pop.max(p_user).min(0.5);
+    let tail = crate::stats::nbinom_mid_p_upper(bunched, intervals as f64 * p0, shape);
+    KeyEvidence {
+        bunched,
+        intervals,
+        expected_rate: p0,
+        shape,
+        z: crate::stats::normal_isf(tail),
     }
-    .clamp(0.005, 0.5);
-    let n = intervals as f64;
-    if n == 0.0 {
-        return (0.0, p0);
-    }
-    ((bunched as f64 - n * p0) / (n * p0 * (1.0 - p0)).sqrt(), p0)
 }
 
-/// Fold a session's bunching rate into the baselines.
-pub fn learn_keys(frac: f64, user: &mut UserBaseline, prior: &mut Prior) {
+/// Fold a session's bunched key intervals into the baselines: the population rate (robust:
+/// a session counts at most 3× the rate + 2 points) and its between-session variance, and, when
+/// `own`, the user's discounted counts (see [`learn`] for the two gates).
+pub fn learn_keys(
+    bunched: u64,
+    intervals: u64,
+    user: &mut UserBaseline,
+    prior: &mut Prior,
+    own: bool,
+) {
+    if intervals == 0 {
+        return;
+    }
+    let n = intervals as f64;
+    let frac = bunched as f64 / n;
     let clip = |base: f64| frac.min(base * 3.0 + 0.02);
     let a = rate(prior.key_sessions);
+    let p = prior.bunch_rate.clamp(5e-4, 0.5);
+    let between = (clip(p) - p).powi(2) - p * (1.0 - p) / n;
+    prior.bunch_var += a * (between - prior.bunch_var);
+    prior.bunch_var = prior.bunch_var.max(1e-9);
     prior.bunch_rate += a * (clip(prior.bunch_rate) - prior.bunch_rate);
     prior.key_sessions += 1;
-    let b = if user.key_sessions == 0 {
-        prior.bunch_rate
-    } else {
-        user.bunch_rate
-    };
-    let w = (1.0 / (user.key_sessions as f64 + 1.0)).max(0.1);
-    user.bunch_rate = b + w * (clip(b) - b);
+    if !own {
+        return;
+    }
+    let shape = prior.bunch_shape();
+    let p_pop = prior.bunch_rate.clamp(5e-4, 0.5);
+    user.key_bunched = FORGET * user.key_bunched + clip(p_pop.max(user.bunch_rate)) * n;
+    user.key_intervals = FORGET * user.key_intervals + n;
+    user.bunch_rate = (shape + user.key_bunched) / (shape / p_pop + user.key_intervals);
     user.key_sessions += 1;
 }
 
@@ -326,6 +411,7 @@ mod tests {
                 &mut u,
                 &mut prior,
                 i as f64,
+                true,
             );
         }
         let j = judge(&stat(251.0, 25.0), Some(&u), &prior);
@@ -340,9 +426,15 @@ mod tests {
         assert!(relayed.ci95_ms[0] < 60.0 && relayed.ci95_ms[1] > 60.0);
         // One absurd session moves the baseline by at most 2.5 predictive SDs.
         let before = judge(&stat(251.0, 25.0), Some(&u), &prior).expected_ms;
-        learn(&stat(5_000.0, 25.0), &mut u, &mut prior, 99.0);
+        learn(&stat(5_000.0, 25.0), &mut u, &mut prior, 99.0, true);
         let after = judge(&stat(251.0, 25.0), Some(&u), &prior).expected_ms;
         assert!(after - before < 10.0, "{before} → {after}");
+        // A session that only the population learns from leaves the user's level alone.
+        let (w, n) = (u.w_sum, u.sessions);
+        let mu = prior.mu;
+        learn(&stat(300.0, 25.0), &mut u, &mut prior, 100.0, false);
+        assert_eq!((u.w_sum, u.sessions), (w, n));
+        assert!(prior.mu > mu);
     }
 
     #[test]
@@ -395,9 +487,55 @@ mod tests {
     #[test]
     fn bunching() {
         let prior = Prior::default();
-        let (z, p0) = bunching_z(1, 300, None, &prior);
-        assert!(z < 1.0 && p0 == 0.01);
-        let (z, _) = bunching_z(60, 300, None, &prior);
-        assert!(z > 4.0);
+        let e = bunching_evidence(1, 300, None, &prior);
+        assert!(
+            e.z < 0.0 && e.expected_rate == 0.01 && e.shape == 1.0,
+            "{e:?}"
+        );
+        // Expected 3 of 300, geometric (shape 1): P(K ≥ 60) ≈ 0.75^60 ≈ 3·10⁻⁸ → z ≈ 5.4.
+        let e = bunching_evidence(60, 300, None, &prior);
+        assert!(e.z > 5.0 && e.z < 6.0, "{e:?}");
+    }
+
+    #[test]
+    fn bunching_baselines_are_learnt_and_only_raise_expectations() {
+        let mut prior = Prior::default();
+        let mut users: Vec<UserBaseline> = vec![UserBaseline::default(); 50];
+        // Population: half the users bunch 0.2 % of intervals, half 1.2 % (jittery links),
+        // 400 intervals a session, counts at the rate ± ½.
+        for round in 0..40 {
+            for (i, u) in users.iter_mut().enumerate() {
+                let rate = if i % 2 == 0 { 0.002 } else { 0.012 };
+                let k = ((rate * 400.0) as u64) + (round + i as u64) % 2;
+                learn_keys(k, 400, u, &mut prior, true);
+            }
+        }
+        assert!(
+            (prior.bunch_rate - 0.0075).abs() < 0.0015,
+            "{}",
+            prior.bunch_rate
+        );
+        // Between-session variance (0.5 %)² less the binomial's: shape ≈ 0.0075²/0.75e-5 ≈ 7.
+        let shape = prior.bunch_shape();
+        assert!(shape > 2.0 && shape < 30.0, "{shape}");
+        // The jittery user's usual count is not evidence; the same count from a new user is
+        // mild; a relay's 20 of 400 is strong for both.
+        let jittery = &users[1];
+        let calm = &users[0];
+        let own = bunching_evidence(5, 400, Some(jittery), &prior);
+        assert!(bunching_evidence(5, 400, None, &prior).z > own.z);
+        assert!(own.z < 1.0, "{own:?}");
+        assert!(bunching_evidence(20, 400, Some(jittery), &prior).z > 3.0);
+        assert!(bunching_evidence(20, 400, None, &prior).z > 3.0);
+        // A calm user is judged against the population, not their own lower rate.
+        let c = bunching_evidence(3, 400, Some(calm), &prior);
+        let pop = bunching_evidence(3, 400, None, &prior);
+        assert_eq!(c.expected_rate, pop.expected_rate);
+        assert!(c.z < 2.0, "{c:?}");
+        // A stored prior without the new field loads with the default.
+        let mut v = serde_json::to_value(&prior).unwrap();
+        v.as_object_mut().unwrap().remove("bunch_var");
+        let back: Prior = serde_json::from_value(v).unwrap();
+        assert_eq!(back.bunch_var, 1e-4);
     }
 }

@@ -40,6 +40,8 @@ pub struct KeySummary {
     pub keys: u64,
     /// Typing intervals.
     pub intervals: u64,
+    /// Of those, ≤ 10 ms.
+    pub bunched: u64,
     /// Fraction of typing intervals ≤ 10 ms.
     pub bunched_fraction: f64,
     /// Geometric-mean typing interval (of intervals above 10 ms), ms.
@@ -111,6 +113,7 @@ impl KeyStats {
         KeySummary {
             keys: self.keys,
             intervals: self.ikis,
+            bunched: self.bunched,
             bunched_fraction: if self.ikis > 0 {
                 self.bunched as f64 / self.ikis as f64
             } else {

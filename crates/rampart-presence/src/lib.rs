@@ -11,7 +11,10 @@
 //!   (vacuum speed of light, conservative margins; [`physics`]). Never from statistics.
 //! * **relay-suspected** — the stimulus → input loop exceeds what the network RTT and the user's
 //!   baseline (or the population prior for new users) explain, with the added delay estimated
-//!   with a 95 % confidence interval ([`relay`], [`baseline`]).
+//!   with a 95 % confidence interval ([`relay`], [`baseline`]). Keys typed apart that arrive
+//!   together (the second hop's jitter, [`keys`]) are a second, independent piece of evidence of
+//!   the same relay and are combined with the loops' (Stouffer's rule; the verdict takes the
+//!   larger of that and the loops' evidence alone).
 //! * **suspicious** — the claim lies outside the CBG-style delay region of ≥ 3 landmarks
 //!   ([`region`]) or another place explains those RTTs far better ([`likelihood`]), an RTT
 //!   beats fibre but not vacuum, keystrokes are bunched ([`keys`]), or the
@@ -55,6 +58,7 @@ pub mod physics;
 pub mod region;
 pub mod relay;
 pub mod simulate;
+pub mod stats;
 
 pub use analyze::{
     Analyzer, Config, LineError, Reason, SessionReport, Summary, TravelReport, Verdict,

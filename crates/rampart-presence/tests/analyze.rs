@@ -255,6 +255,90 @@ fn unflagged_slow_sessions_do_not_teach_a_users_baseline_that_slow_is_normal() {
     assert!(ungated < gated / 2.0, "{ungated} vs {gated}");
 }
 
+/// `n` keystrokes from `t`, typed ~150–200 ms apart; every `bunch_every`-th one (0: none)
+/// arrives 4 ms after the previous one, as after a jittery second hop.
+fn keys(sid: &str, t: f64, n: usize, bunch_every: usize) -> Vec<String> {
+    let mut at = t;
+    (0..n)
+        .map(|i| {
+            at += if bunch_every > 0 && i % bunch_every == 0 {
+                4.0
+            } else {
+                150.0 + ((i * 53) % 50) as f64
+            };
+            format!(r#"{{"type":"keystroke","session":"{sid}","t_ms":{at}}}"#)
+        })
+        .collect()
+}
+
+#[test]
+fn keystroke_bunching_and_loop_delay_add_up_to_a_relay() {
+    // A new user (population prior only) whose loops are slow but not damning on their own;
+    // with 1 in 12 key intervals bunched as well, the two independent signs of a second hop
+    // together reach the relay threshold. Either sign alone does not.
+    let session = |level: f64, bunch_every: usize| {
+        let mut lines = vec![login("s1", "ana", 0.0, r#"{"lat":33.45,"lon":-112.07}"#)];
+        lines.extend(loops("s1", 100.0, 200, level, 0.0, 40.0));
+        lines.extend(keys("s1", 250_000.0, 300, bunch_every));
+        lines.push(r#"{"type":"end","session":"s1","t_ms":400000}"#.to_owned());
+        lines
+    };
+    let judge = |cfg: Config, lines: &[String]| {
+        let (r, _, e) = run(cfg, lines);
+        assert!(e.is_empty(), "{:?}", e.first());
+        r.into_iter().next().unwrap()
+    };
+    let slow_bunched = judge(Config::default(), &session(420.0, 12));
+    let j = slow_bunched.relay.as_ref().unwrap();
+    // Precondition: the loops alone are below the threshold.
+    assert!(j.z > 1.5 && j.z < 3.0, "{j:?}");
+    let kz = j.keys_z.unwrap();
+    assert!(kz > 2.0 && kz < 4.0, "{j:?}");
+    assert!((j.evidence_z - (j.z + kz) / 2f64.sqrt()).abs() < 1e-12);
+    assert!(j.evidence_z > j.z);
+    assert_eq!(
+        slow_bunched.verdict,
+        Verdict::RelaySuspected,
+        "{slow_bunched:#?}"
+    );
+    assert!(
+        slow_bunched.reasons[0]
+            .message
+            .contains("with the keystrokes"),
+        "{:?}",
+        slow_bunched.reasons
+    );
+    // The keys' z alone is below the bunching reason's own threshold (4).
+    assert!(
+        !slow_bunched
+            .reasons
+            .iter()
+            .any(|r| r.code == "keystroke-bunching")
+    );
+    // Without the keystroke evidence, the same session is consistent.
+    let loops_only = judge(
+        Config {
+            relay_use_keys: false,
+            ..Config::default()
+        },
+        &session(420.0, 12),
+    );
+    assert_eq!(loops_only.verdict, Verdict::Consistent, "{loops_only:#?}");
+    let j = loops_only.relay.unwrap();
+    assert_eq!((j.keys_z, j.evidence_z), (None, j.z));
+    // Slow loops with unbunched keys, or bunched keys with ordinary loops: consistent.
+    for (level, every) in [(420.0, 0), (300.0, 12)] {
+        let r = judge(Config::default(), &session(level, every));
+        assert_eq!(r.verdict, Verdict::Consistent, "{level} {every}: {r:#?}");
+    }
+    // Unbunched keys do not dilute loops that are damning on their own.
+    let r = judge(Config::default(), &session(520.0, 0));
+    let j = r.relay.as_ref().unwrap();
+    assert!(j.keys_z.unwrap() < 0.5 && j.z > 3.0, "{j:?}");
+    assert_eq!(j.evidence_z, j.z);
+    assert_eq!(r.verdict, Verdict::RelaySuspected);
+}
+
 #[test]
 fn impossible_travel_pairs() {
     let h = 3_600_000.0;

@@ -59,7 +59,8 @@ people; CC BY 4.0, geonames.org).
 
 Verdicts: impossible (a minimum RTT below the vacuum speed-of-light bound for the claimed place,
 at least 2 samples; never from statistics) > relay-suspected (interaction loops longer than the
-network and the user's baseline explain; added delay with a 95 % CI) > suspicious (claim outside
+network and the user's baseline explain, with keys typed apart arriving together as extra
+evidence when the session typed >= 100 intervals; added delay with a 95 % CI) > suspicious (claim outside
 the delay region of >= 3 landmarks, or far less likely than another place by a likelihood-ratio
 test on those RTTs, RTT faster than fibre, keystroke bunching, impossible travel faster than
 --travel-kmh) > consistent.
@@ -97,7 +98,8 @@ pub struct AnalyzeArgs {
     /// Travel speed above which two logins are impossible travel, km/h.
     #[arg(long, value_name = "KMH")]
     pub travel_kmh: Option<f64>,
-    /// z-score above which a session is relay-suspected (default 3.0).
+    /// z-score above which a session is relay-suspected (default 3.0): the loops' z, or the
+    /// larger of it and (z_loops + z_keys)/√2 when the session has keystrokes to judge.
     #[arg(long, value_name = "Z")]
     pub relay_z: Option<f64>,
     /// Landmarks needed to judge a claim against the delay region and the likelihood test
