@@ -75,10 +75,13 @@ run alt7-alternative-s1732 --profile alternative --seed 1732 --config bench/pres
 run alt8-s2236 --profile default --seed 2236 --config bench/presence/alt8.json
 run alt8-alternative-s2646 --profile alternative --seed 2646 --config bench/presence/alt8.json
 # alt9 (stop 14: lossier second hop, slower typists, Mumbai server) was written after the
-# population learning gate was changed (every unflagged session teaches the population), as the
-# check of the final rules, and run once.
+# population learning gate was first changed (every unflagged session taught the population).
 run alt9-s3162 --profile default --seed 3162 --config bench/presence/alt9.json
 run alt9-alternative-s1618 --profile alternative --seed 1618 --config bench/presence/alt9.json
+# alt10 (stop 14: Seoul server, wider spread of people) was written after the population gate's
+# truncation correction, the last change, and run once.
+run alt10-s4472 --profile default --seed 4472 --config bench/presence/alt10.json
+run alt10-alternative-s2449 --profile alternative --seed 2449 --config bench/presence/alt10.json
 echo "## relays adding only 40-70 ms (second hop 100-700 km, fast encoder)" >&2
 run near-threshold-relays-s5 --profile default --seed 5 --config bench/presence/near-threshold.json
 run alternative-near-threshold-s31 --profile alternative --seed 31 --config bench/presence/near-threshold.json

@@ -66,8 +66,8 @@ pub struct Config {
     /// A user still judged against the population prior (fewer than 3 sessions learned) learns
     /// their own baseline only from sessions whose relay z-score is below this, so that a
     /// session relayed from the very start, just under the verdict threshold, does not teach the
-    /// baseline that slow is normal. Default 2.0. (The population prior learns from every
-    /// session not flagged as a relay.)
+    /// baseline that slow is normal. Default 2.0. (The population prior has its own gate:
+    /// sessions within 2 SD of it, corrected for the cut; see `baseline::learn`.)
     pub learn_max_z: f64,
     /// A user with their own baseline learns it only from sessions whose relay z-score is below
     /// this. Default 2.65, below the verdict threshold: a session relayed with a small added
@@ -1352,13 +1352,17 @@ impl<'a> Analyzer<'a> {
                     if j.evidence_z >= cfg.relay_z && j.added_ms >= cfg.relay_min_added_ms {
                         let keys = match (&key_ev, j.keys_z) {
                             (Some(e), Some(kz)) => format!(
-                                "; with the keystrokes ({} of {} intervals ≤ {} ms, {:.1} expected, z = {:.1}) z = {:.1}",
+                                "; keystrokes: {} of {} intervals ≤ {} ms against {:.1} expected, z = {:.1}{}",
                                 e.bunched,
                                 e.intervals,
                                 crate::keys::BUNCH_MS,
                                 e.expected_rate * e.intervals as f64,
                                 kz,
-                                j.evidence_z
+                                if j.evidence_z > j.z {
+                                    format!("; together z = {:.1}", j.evidence_z)
+                                } else {
+                                    String::new()
+                                }
                             ),
                             _ => String::new(),
                         };
@@ -1376,8 +1380,8 @@ impl<'a> Analyzer<'a> {
                             ),
                         });
                     } else {
-                        // Unflagged: the population learns from it; the user's own baseline
-                        // only below the stricter gate (see `baseline::learn`).
+                        // Unflagged: the population learns from it (within its own 2 SD gate);
+                        // the user's own baseline only below the stricter gate.
                         learn_own = j.evidence_z < learn_below;
                         learn_relay = Some(s);
                     }

@@ -205,6 +205,10 @@ pub struct RelayJudgement {
     pub user_sessions: u64,
 }
 
+fn normal_pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
 /// Posterior mean and variance of a user's level.
 fn posterior(user: Option<&UserBaseline>, prior: &Prior) -> (f64, f64) {
     let p0 = 1.0 / prior.sigma_u2();
@@ -237,22 +241,35 @@ pub fn judge(stat: &LoopStat, user: Option<&UserBaseline>, prior: &Prior) -> Rel
     }
 }
 
+/// Population sessions count towards the population's level and spread only while their
+/// residual is below this many standard deviations (see [`learn`]).
+pub const POP_LEARN_Z: f64 = 2.0;
+
 /// Fold a session not judged a relay into the population prior and, when `own` (the session
 /// also passed the stricter learning gate for its user), into the user's baseline.
 ///
-/// The population's level and spread learn from every unflagged session: learning them only from
-/// sessions well below the threshold would cut off the genuine right tail, narrow the prior, and
-/// flag more of that tail on the next pass. A user's own level, and the within-user variance τ²
-/// measured on it, are the part a slow relay must not teach.
+/// The population's level and spread learn only from sessions whose residual from the
+/// population level is below [`POP_LEARN_Z`] standard deviations, so that relays just under the
+/// verdict threshold cannot drag the population towards them (with half of all users relayed
+/// from their first session, learning from every unflagged session let the prior drift until
+/// most relays looked normal). A normal cut off above at c has mean −σλ and mean square
+/// σ²(1 − cλ), λ = φ(c)/Φ(c); the updates undo both, because a prior learnt from the cut-off
+/// sample alone is narrower than the population, flags more of its genuine right tail, and
+/// then learns even less of it. A user's own level, and the within-user variance τ² measured
+/// on it, learn only when `own`.
 pub fn learn(stat: &LoopStat, user: &mut UserBaseline, prior: &mut Prior, t_ms: f64, own: bool) {
     let (m, pv) = posterior(Some(user), prior);
     let tau2 = prior.tau2();
-    // Population level and spread (robust: residual clipped at 3 SD).
+    // Population level and spread (truncated above at POP_LEARN_Z, winsorised below at 3 SD).
     let sd_tot = prior.var_total.max(1.0).sqrt();
-    let r = (stat.s_ms - prior.mu).clamp(-3.0 * sd_tot, 3.0 * sd_tot);
+    let r = (stat.s_ms - prior.mu).max(-3.0 * sd_tot);
     let a = rate(prior.sessions);
-    prior.mu += a * r;
-    prior.var_total += a * (r * r - prior.var_total);
+    if r < POP_LEARN_Z * sd_tot {
+        let c = POP_LEARN_Z;
+        let lambda = normal_pdf(c) / (1.0 - crate::stats::normal_sf(c));
+        prior.mu += a * (r + sd_tot * lambda);
+        prior.var_total += a * (r * r / (1.0 - c * lambda) - prior.var_total);
+    }
     prior.v_mean += a * (stat.var - prior.v_mean);
     prior.sessions += 1;
     if !own {
@@ -435,6 +452,34 @@ mod tests {
         learn(&stat(300.0, 25.0), &mut u, &mut prior, 100.0, false);
         assert_eq!((u.w_sum, u.sessions), (w, n));
         assert!(prior.mu > mu);
+    }
+
+    #[test]
+    fn the_population_is_learnt_without_the_cut_off_tail_shrinking_it() {
+        // Sessions from N(300, 50²) (Box–Muller on a fixed LCG): only those below 2 SD teach
+        // the population, and the truncation correction gives back the full spread; without it
+        // the prior would settle near 0.89 × the variance and keep narrowing.
+        let mut state = 12345u64;
+        let mut uni = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let mut prior = Prior::default();
+        for _ in 0..20_000 {
+            let z = (-2.0 * uni().ln()).sqrt() * (2.0 * std::f64::consts::PI * uni()).cos();
+            let mut u = UserBaseline::default();
+            learn(&stat(300.0 + 50.0 * z, 25.0), &mut u, &mut prior, 0.0, true);
+        }
+        assert!((prior.mu - 300.0).abs() < 3.0, "{}", prior.mu);
+        let sd = prior.var_total.sqrt();
+        assert!((sd - 50.0).abs() < 2.5, "{sd}");
+        // Relays far above the cut-off do not move it.
+        let before = (prior.mu, prior.var_total);
+        let mut u = UserBaseline::default();
+        learn(&stat(500.0, 25.0), &mut u, &mut prior, 0.0, true);
+        assert_eq!((prior.mu, prior.var_total), before);
     }
 
     #[test]

@@ -304,7 +304,8 @@ fn keystroke_bunching_and_loop_delay_add_up_to_a_relay() {
     assert!(
         slow_bunched.reasons[0]
             .message
-            .contains("with the keystrokes"),
+            .contains("keystrokes: 24 of 299 intervals ≤ 10 ms")
+            && slow_bunched.reasons[0].message.contains("together z = "),
         "{:?}",
         slow_bunched.reasons
     );
@@ -547,6 +548,34 @@ fn a_stream_of_false_claims_does_not_widen_the_path_model() {
     assert!(honest.2 > 200 && farm.2 > 100, "{honest:?} {farm:?}");
     assert!((farm.0 - honest.0).abs() < 0.15, "{honest:?} {farm:?}");
     assert!(farm.1 < honest.1 + 0.12, "{honest:?} {farm:?}");
+}
+
+#[test]
+fn a_farm_of_relayed_users_does_not_drag_the_population_prior() {
+    // Half of all users are relayed from their very first session, so the population prior is
+    // all a new user is judged against. It learns only from sessions below 2 SD of itself
+    // (corrected for the cut): the farm moves its level far less than the relays' added delay.
+    let learnt = |relayed: f64| {
+        let cfg = SimConfig {
+            users: 80,
+            sessions_per_user: [4, 6],
+            interactions: [60, 80],
+            keystrokes: [10, 20],
+            relay_user_fraction: relayed,
+            relay_from_start_fraction: 1.0,
+            location_fraud_fraction: 0.0,
+            travel_fraud_user_fraction: 0.0,
+            ..SimConfig::default()
+        };
+        let (a, _) = analyze_simulated(&cfg);
+        let p = a.prior();
+        (p.mu, p.var_total.sqrt(), p.sessions)
+    };
+    let honest = learnt(0.0);
+    let farm = learnt(0.5);
+    assert!(honest.2 > 300 && farm.2 > 150, "{honest:?} {farm:?}");
+    assert!(farm.0 - honest.0 < 25.0, "{honest:?} {farm:?}");
+    assert!(farm.1 < honest.1 * 1.4, "{honest:?} {farm:?}");
 }
 
 #[test]
