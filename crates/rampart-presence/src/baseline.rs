@@ -12,8 +12,12 @@
 //!   sessions accumulate. The forgetting factor `λ = 0.9` lets the baseline follow slow drift.
 //! * Robustness: a session moves the baseline by at most 2.5 predictive standard deviations
 //!   (winsorised update), and sessions judged `relay-suspected` or `impossible` never update it.
-//! * The population prior (`μ_pop`, the total variance, `τ²`) is learned the same way from all
-//!   users' sessions, starting from built-in defaults worth 10 sessions.
+//! * The population prior (`μ_pop`, the total variance, `τ²`) is learned online from all
+//!   users' sessions, starting from built-in defaults worth 10 sessions: level and spread from
+//!   sessions within 2 SD of it, corrected for the cut (see [`learn`]), `τ²` from users who
+//!   have a baseline, on the sessions their own gate lets through.
+//! * Keystrokes: the fraction of bunched key intervals, with its between-session variance, for
+//!   [`bunching_evidence`].
 
 use crate::likelihood::PathModel;
 use crate::relay::LoopStat;
