@@ -6,9 +6,10 @@ usage: roc.py LABELS.jsonl REPORT.jsonl [--name NAME] [--json OUT.json]
 Prints (and optionally writes as JSON):
   * relay detection: ROC of the relay evidence z-score (`evidence_z`: the interaction loops'
     z combined with the keystrokes'; `z` in reports older than that), relays adding >= 40 ms vs
-    all non-relayed sessions, and of the loops' z alone ("loops only"); TPR at the threshold giving <= 1 % false alarms, split by whether the user had
-    >= 3 clean sessions before (own baseline) or not (population prior); AUC; and the rates at
-    the shipped default threshold (verdict relay-suspected).
+    all non-relayed sessions, and of the loops' z alone ("loops only"); TPR at the threshold
+    giving <= 1 % false alarms, split by whether the user had >= 3 clean sessions before (own
+    baseline) or not (population prior); AUC; and the rates at the shipped default threshold
+    (verdict relay-suspected).
   * location: sessions whose claim is >= 1,000 km from the truth, measured with >= 3 landmarks:
     fraction rejected (any location reason); false rejections on genuine sessions.
   * "impossible" verdicts on genuine sessions (must be 0).
@@ -77,31 +78,28 @@ def main(argv):
     res = {"name": name, "sessions": len(sessions), "labels": len(labels), "missing_reports": len(missing)}
 
     def z(r):
-        rel = r.get("relay")
-        return rel.get("evidence_z", rel["z"]) if rel else float("-inf")
+        rel = r["relay"]
+        return rel.get("evidence_z", rel["z"])
 
     def z_loops(r):
-        rel = r.get("relay")
-        return rel["z"] if rel else float("-inf")
+        return r["relay"]["z"]
 
-    pos_all, pos_base, pos_cold, neg = [], [], [], []
-    lpos_all, lpos_cold, lneg = [], [], []
-    pos_verdict = neg_verdict = 0
+    # Reports of relayed (>= 40 ms) sessions with and without the user's own baseline, and of
+    # non-relayed ones; each ranked below by the verdict's z and by the loops' z alone.
+    rep_base, rep_cold, rep_neg = [], [], []
     for sid, lab in labels.items():
         r = sessions.get(sid)
         if r is None or r.get("relay") is None:
             continue
         if lab["relayed"] and lab["added_delay_ms"] >= 40.0:
-            pos_all.append(z(r))
-            (pos_base if lab["clean_history"] >= 3 else pos_cold).append(z(r))
-            lpos_all.append(z_loops(r))
-            if lab["clean_history"] < 3:
-                lpos_cold.append(z_loops(r))
-            pos_verdict += r["verdict"] == "relay-suspected"
+            (rep_base if lab["clean_history"] >= 3 else rep_cold).append(r)
         elif not lab["relayed"]:
-            neg.append(z(r))
-            lneg.append(z_loops(r))
-            neg_verdict += r["verdict"] == "relay-suspected"
+            rep_neg.append(r)
+    rep_pos = rep_base + rep_cold
+    pos_all, pos_base, pos_cold, neg = ([z(r) for r in rs] for rs in (rep_pos, rep_base, rep_cold, rep_neg))
+    lpos_all, lpos_cold, lneg = ([z_loops(r) for r in rs] for rs in (rep_pos, rep_cold, rep_neg))
+    pos_verdict = sum(r["verdict"] == "relay-suspected" for r in rep_pos)
+    neg_verdict = sum(r["verdict"] == "relay-suspected" for r in rep_neg)
     t_all, thr = tpr_at_fpr(pos_all, neg, 0.01)
     t_base, _ = tpr_at_fpr(pos_base, neg, 0.01)
     t_cold, _ = tpr_at_fpr(pos_cold, neg, 0.01)

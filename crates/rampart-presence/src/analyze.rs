@@ -1244,6 +1244,12 @@ impl<'a> Analyzer<'a> {
                 ));
             }
         }
+        // The user's baselines as they stood before this session (keys and relay judge on them).
+        let user_b = if st.has_keys || st.loops.is_some() {
+            st.user.as_deref().map(|u| self.baseline_mut(u).b.clone())
+        } else {
+            None
+        };
         // ---- keystrokes ----
         // Judged first: the bunching evidence also enters the relay judgement.
         let mut keys_out = None;
@@ -1251,7 +1257,6 @@ impl<'a> Analyzer<'a> {
         if st.has_keys {
             let ks = st.keys.finish();
             if ks.intervals >= cfg.bunch_min_intervals {
-                let user_b = st.user.as_deref().map(|u| self.baseline_mut(u).b.clone());
                 key_ev = Some(baseline::bunching_evidence(
                     ks.bunched,
                     ks.intervals,
@@ -1332,7 +1337,6 @@ impl<'a> Analyzer<'a> {
                     s.n, cfg.min_interactions
                 )),
                 Some(s) => {
-                    let user_b = st.user.as_deref().map(|u| self.baseline_mut(u).b.clone());
                     let mut j = baseline::judge(&s, user_b.as_ref(), &self.prior);
                     if cfg.relay_use_keys
                         && let Some(e) = &key_ev

@@ -170,10 +170,22 @@ impl Prior {
         self.path_s.clamp(0.2, 1.5)
     }
 
+    /// The population's bunching rate, kept in [0.05 %, 50 %].
+    fn bunch_p(&self) -> f64 {
+        self.bunch_rate.clamp(5e-4, 0.5)
+    }
+
     /// Gamma shape of the bunching rate's variation between sessions, `p²/var`, in [0.2, 100].
     pub fn bunch_shape(&self) -> f64 {
-        let p = self.bunch_rate.clamp(5e-4, 0.5);
+        let p = self.bunch_p();
         (p * p / self.bunch_var.max(1e-12)).clamp(0.2, 100.0)
+    }
+
+    /// Posterior mean of a user's bunching rate: the population's gamma (mean `p`, shape `r`)
+    /// updated by the user's discounted counts, `(r + Σ bunched)/(r/p + Σ intervals)`.
+    fn user_bunch_rate(&self, user: &UserBaseline) -> f64 {
+        let shape = self.bunch_shape();
+        (shape + user.key_bunched) / (shape / self.bunch_p() + user.key_intervals)
     }
 
     /// Within-user session-to-session variance, never below (2 ms)².
@@ -207,10 +219,6 @@ pub struct RelayJudgement {
     pub baseline: &'static str,
     /// Sessions in the user's baseline.
     pub user_sessions: u64,
-}
-
-fn normal_pdf(x: f64) -> f64 {
-    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
 
 /// Posterior mean and variance of a user's level.
@@ -270,7 +278,7 @@ pub fn learn(stat: &LoopStat, user: &mut UserBaseline, prior: &mut Prior, t_ms: 
     let a = rate(prior.sessions);
     if r < POP_LEARN_Z * sd_tot {
         let c = POP_LEARN_Z;
-        let lambda = normal_pdf(c) / (1.0 - crate::stats::normal_sf(c));
+        let lambda = crate::stats::normal_pdf(c) / (1.0 - crate::stats::normal_sf(c));
         prior.mu += a * (r + sd_tot * lambda);
         prior.var_total += a * (r * r / (1.0 - c * lambda) - prior.var_total);
     }
@@ -347,12 +355,9 @@ pub fn bunching_evidence(
     user: Option<&UserBaseline>,
     prior: &Prior,
 ) -> KeyEvidence {
-    let p_pop = prior.bunch_rate.clamp(5e-4, 0.5);
     let shape = prior.bunch_shape();
-    let p_user = user.map_or(0.0, |u| {
-        (shape + u.key_bunched) / (shape / p_pop + u.key_intervals)
-    });
-    let p0 = p_pop.max(p_user).min(0.5);
+    let p_user = user.map_or(0.0, |u| prior.user_bunch_rate(u));
+    let p0 = prior.bunch_p().max(p_user).min(0.5);
     let tail = crate::stats::nbinom_mid_p_upper(bunched, intervals as f64 * p0, shape);
     KeyEvidence {
         bunched,
@@ -380,7 +385,7 @@ pub fn learn_keys(
     let frac = bunched as f64 / n;
     let clip = |base: f64| frac.min(base * 3.0 + 0.02);
     let a = rate(prior.key_sessions);
-    let p = prior.bunch_rate.clamp(5e-4, 0.5);
+    let p = prior.bunch_p();
     let between = (clip(p) - p).powi(2) - p * (1.0 - p) / n;
     prior.bunch_var += a * (between - prior.bunch_var);
     prior.bunch_var = prior.bunch_var.max(1e-9);
@@ -389,11 +394,9 @@ pub fn learn_keys(
     if !own {
         return;
     }
-    let shape = prior.bunch_shape();
-    let p_pop = prior.bunch_rate.clamp(5e-4, 0.5);
-    user.key_bunched = FORGET * user.key_bunched + clip(p_pop.max(user.bunch_rate)) * n;
+    user.key_bunched = FORGET * user.key_bunched + clip(prior.bunch_p().max(user.bunch_rate)) * n;
     user.key_intervals = FORGET * user.key_intervals + n;
-    user.bunch_rate = (shape + user.key_bunched) / (shape / p_pop + user.key_intervals);
+    user.bunch_rate = prior.user_bunch_rate(user);
     user.key_sessions += 1;
 }
 

@@ -119,6 +119,11 @@ pub fn nbinom_mid_p_upper(k: u64, mean: f64, shape: f64) -> f64 {
     }
 }
 
+/// The standard normal density φ(x).
+pub fn normal_pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
 /// `P(N(0,1) > z)` (Abramowitz–Stegun 7.1.26 on erfc; absolute error below 1.5·10⁻⁷).
 pub fn normal_sf(z: f64) -> f64 {
     if z.is_nan() {

@@ -60,10 +60,10 @@ people; CC BY 4.0, geonames.org).
 Verdicts: impossible (a minimum RTT below the vacuum speed-of-light bound for the claimed place,
 at least 2 samples; never from statistics) > relay-suspected (interaction loops longer than the
 network and the user's baseline explain, with keys typed apart arriving together as extra
-evidence when the session typed >= 100 intervals; added delay with a 95 % CI) > suspicious (claim outside
-the delay region of >= 3 landmarks, or far less likely than another place by a likelihood-ratio
-test on those RTTs, RTT faster than fibre, keystroke bunching, impossible travel faster than
---travel-kmh) > consistent.
+evidence when the session typed >= 100 intervals; added delay with a 95 % CI) > suspicious
+(claim outside the delay region of >= 3 landmarks, or far less likely than another place by a
+likelihood-ratio test on those RTTs, RTT faster than fibre, keystroke bunching, impossible travel
+faster than --travel-kmh) > consistent.
 
 Per-user baselines and the population prior are kept in the SQLite store (--db, default
 $RAMPART_HOME/rampart.db) and updated from sessions without a relay or impossibility verdict;
