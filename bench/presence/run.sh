@@ -5,6 +5,10 @@
 #
 #   bash bench/presence/run.sh            # full run (1,000 users per scenario; ~30 min on 2 cores)
 #   USERS=200 BIG_USERS=500 SWEEP=0 bash bench/presence/run.sh  # quick run, no location sweep
+#   PLAN=bench/presence/plan-3-8.json bash bench/presence/run.sh  # every scenario measured with
+#       another landmark plan (its settings merged over the scenario's; names get "-plan-3-8";
+#       no sweep, no throughput; prints where location rejections are lost)
+#   ONLY='alt4|alt5' bash bench/presence/run.sh  # only the scenarios whose name matches
 #
 # Needs: cargo, python3 (standard library only). Writes bench/presence/out/.
 set -euo pipefail
@@ -12,8 +16,11 @@ cd "$(dirname "$0")/../.."
 USERS="${USERS:-1000}"
 BIG_USERS="${BIG_USERS:-3000}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release -p rampart-cli -j"${JOBS:-2}" >&2
-B="$CARGO_TARGET_DIR/release/rampart"
+# RAMPART_BIN=PATH runs that binary instead of building one.
+if [ -z "${RAMPART_BIN:-}" ]; then
+    cargo build --release -p rampart-cli -j"${JOBS:-2}" >&2
+fi
+B="${RAMPART_BIN:-$CARGO_TARGET_DIR/release/rampart}"
 OUT=bench/presence/out
 mkdir -p "$OUT"
 # "Within 200 interactions": judge each session on (a uniform sample of) at most 200 loops.
@@ -22,7 +29,31 @@ echo '{"reservoir": 200}' > "$OUT/analyze-200.json"
 run() {
     local name=$1
     shift
-    "$B" presence simulate --out "$OUT/$name.jsonl" --users "$USERS" "$@" 2>"$OUT/$name.sim.log"
+    local args=("$@")
+    if [ -n "${PLAN:-}" ]; then
+        # The same scenario measured with another landmark plan: PLAN's settings merged over the
+        # scenario's own --config.
+        name="$name-$(basename "$PLAN" .json)"
+        local base="" i
+        args=()
+        for ((i = 1; i <= $#; i++)); do
+            if [ "${!i}" = --config ]; then
+                i=$((i + 1))
+                base="${!i}"
+            else
+                args+=("${!i}")
+            fi
+        done
+        python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])) if sys.argv[1] else {}
+d.update(json.load(open(sys.argv[2])))
+json.dump(d, open(sys.argv[3], "w"), indent=1)' "$base" "$PLAN" "$OUT/$name.config.json"
+        args+=(--config "$OUT/$name.config.json")
+    fi
+    if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then
+        return 0
+    fi
+    "$B" presence simulate --out "$OUT/$name.jsonl" --users "$USERS" "${args[@]}" 2>"$OUT/$name.sim.log"
     cat "$OUT/$name.sim.log" >&2
     # Exit code 1 (some session not consistent) is expected here.
     "$B" presence analyze "$OUT/$name.jsonl" --landmarks "$OUT/$name.landmarks.json" --no-store \
@@ -32,7 +63,10 @@ run() {
     python3 bench/presence/location_lr.py "$OUT/$name.labels.jsonl" "$OUT/$name.report.jsonl" --empirical-null
     # The constraint region alone (the likelihood-ratio test off, as before a73ced2), at its
     # default and with other numbers of tolerated upper-line outliers (default 1/3).
-    if [ "${SWEEP:-1}" = 1 ]; then
+    if [ -n "${PLAN:-}" ]; then
+        python3 bench/presence/location_breakdown.py "$OUT/$name.labels.jsonl" "$OUT/$name.report.jsonl"
+    fi
+    if [ "${SWEEP:-1}" = 1 ] && [ -z "${PLAN:-}" ]; then
         for f in 0.3333333333333333 0 0.25 0.5; do
             echo "{\"reservoir\": 200, \"likelihood\": {\"enabled\": false}, \"region\": {\"gamma_max\": 3.0, \"slack_ms\": 5.0, \"outlier_fraction\": $f, \"rings\": 24, \"azimuths\": 64}}" >"$OUT/sweep.json"
             "$B" presence analyze "$OUT/$name.jsonl" --landmarks "$OUT/$name.landmarks.json" --no-store \
@@ -87,6 +121,9 @@ run near-threshold-relays-s5 --profile default --seed 5 --config bench/presence/
 run alternative-near-threshold-s31 --profile alternative --seed 31 --config bench/presence/near-threshold.json
 run alt2-near-threshold-s4343 --profile default --seed 4343 --config bench/presence/alt2-near-threshold.json
 
+if [ -n "${PLAN:-}" ] || [ -n "${ONLY:-}" ]; then
+    exit 0
+fi
 echo "## throughput (one process, one core)" >&2
 "$B" presence simulate --out "$OUT/big.jsonl" --users "$BIG_USERS" --seed 42 2>"$OUT/big.sim.log"
 cat "$OUT/big.sim.log" >&2

@@ -410,3 +410,123 @@ fn analyze_with_a_closed_stderr_still_finishes() {
     drop(child.stderr.take());
     assert_eq!(child.wait().unwrap().code(), expected);
 }
+
+#[test]
+fn plan_picks_the_nearest_then_a_ring_and_says_when_the_ring_is_thin() {
+    let dir = tempfile::tempdir().unwrap();
+    // Near Phoenix: Phoenix itself, Tucson (~170 km), Los Angeles (~575 km). Ring (800–3,000
+    // km): Salt Lake City N, Seattle NW, Dallas E, Chicago NE, Mexico City SE, Monterrey SE.
+    // Beyond the ring: New York.
+    let lms = r#"[{"id":"phx","lat":33.4484,"lon":-112.074},{"id":"tus","lat":32.2226,"lon":-110.9747},
+{"id":"lax","lat":34.0522,"lon":-118.2437},{"id":"slc","lat":40.7608,"lon":-111.891},
+{"id":"sea","lat":47.6062,"lon":-122.3321},{"id":"dal","lat":32.7767,"lon":-96.797},
+{"id":"chi","lat":41.8781,"lon":-87.6298},{"id":"mex","lat":19.4326,"lon":-99.1332},
+{"id":"mty","lat":25.6866,"lon":-100.3161},{"id":"nyc","lat":40.7128,"lon":-74.006}]"#;
+    std::fs::write(dir.path().join("lm.json"), lms).unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "plan",
+            "--landmarks",
+            "lm.json",
+            "--claim",
+            "Phoenix, AZ",
+            "--near",
+            "3",
+            "--ring",
+            "4",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    assert_eq!(v["claim"]["place"], "Phoenix, AZ, US");
+    let got: Vec<(String, String)> = v["landmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap().to_owned(),
+                l["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let near: Vec<&str> = got[..3].iter().map(|x| x.0.as_str()).collect();
+    assert_eq!(near, ["phx", "tus", "lax"]);
+    assert!(got[..3].iter().all(|x| x.1 == "near"));
+    let ring: Vec<&str> = got[3..].iter().map(|x| x.0.as_str()).collect();
+    assert_eq!(ring.len(), 4);
+    assert!(got[3..].iter().all(|x| x.1 == "ring"));
+    // Spread in bearing (greedy: the farthest in the band, Chicago, then each time the one
+    // whose bearing is farthest from those taken): Seattle, the only one to the north-west,
+    // and Mexico City to the south-east, not the crowd near Dallas and Monterrey. New York is
+    // beyond the ring.
+    assert_eq!(ring, ["chi", "sea", "mex", "dal"]);
+    assert!(!ring.contains(&"nyc"));
+    assert!(v["warnings"].as_array().unwrap().is_empty());
+
+    // Asking for more ring landmarks than the band holds: topped up, exit 1, a warning.
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "plan",
+            "--landmarks",
+            "lm.json",
+            "--lat",
+            "33.4484",
+            "--lon",
+            "-112.074",
+            "--ring",
+            "9",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("top-up") && stdout.contains("nyc"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("only 6 of the 9 ring landmarks"),
+        "{stderr}"
+    );
+
+    // Ambiguous and unknown cities, a bad band, a missing file: exit 2 with the reason.
+    for (args, want) in [
+        (vec!["--claim", "Udaipur"], "names several places"),
+        (
+            vec!["--claim", "Nowhere At All"],
+            "not in the embedded GeoNames",
+        ),
+        (
+            vec!["--claim", "Phoenix, AZ", "--ring-km", "3000,800"],
+            "--ring-km",
+        ),
+        (vec!["--lat", "95", "--lon", "0"], "out of range"),
+    ] {
+        let mut a = vec!["presence", "plan", "--landmarks", "lm.json"];
+        a.extend(args);
+        let out = rampart(dir.path(), &a);
+        assert_eq!(out.status.code(), Some(2), "{a:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(want), "{a:?}: {stderr}");
+    }
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "plan",
+            "--landmarks",
+            "missing.json",
+            "--claim",
+            "Phoenix, AZ",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
+}

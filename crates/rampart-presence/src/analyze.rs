@@ -12,11 +12,12 @@
 use crate::baseline::{self, LastLogin, Prior, RelayJudgement, UserBaseline};
 use crate::cities;
 use crate::event::{Claim, Event, EventKind, LandmarkRef, parse_line};
-use crate::geo::{LatLon, distance_km};
+use crate::geo::{LatLon, bearing_deg, distance_km};
 use crate::keys::{KeyStats, KeySummary};
 use crate::landmarks::Landmarks;
 use crate::likelihood::{self, LikelihoodConfig};
 use crate::physics::{self, PhysicsConfig};
+use crate::plan::{self, PlanSpec};
 use crate::region::{self, RegionConfig};
 use crate::relay::{self, Reservoir};
 use serde::Serialize;
@@ -32,6 +33,11 @@ const LOCATION_CODES: [&str; 5] = [
     "claim-outside-region",
     "claim-unlikely-location",
 ];
+
+/// A claim that stands is noted as tested in few directions when its landmarks on the plan's
+/// ring leave a gap in bearing wider than this (a half-plane without one), or when fewer than
+/// three lie on the ring.
+const COVERAGE_GAP_DEG: f64 = 180.0;
 
 /// Landmarks at least this far from the claim teach the location test's path model (near ones
 /// are dominated by the detour and the noise of the minimum).
@@ -1241,6 +1247,29 @@ impl<'a> Analyzer<'a> {
                     "`{}` is ambiguous ({} places of that name); judged as the most populous",
                     c.place,
                     c.alts.len() + 1
+                ));
+            }
+        }
+        // How well the landmarks tested a claim that stands: a false claim shows only towards a
+        // landmark, so a claim ~1,000 km off in a direction without one passes (see `plan`).
+        if let Some(c) = &st.claim
+            && obs.len() >= cfg.min_landmarks
+            && !reasons.iter().any(|r| LOCATION_CODES.contains(&r.code))
+        {
+            let [lo, hi] = PlanSpec::default().ring_km;
+            let bearings: Vec<f64> = st
+                .rtts
+                .iter()
+                .map(|o| self.landmarks.get(o.idx).pos)
+                .filter(|p| (lo..=hi).contains(&distance_km(c.pos, *p)))
+                .map(|p| bearing_deg(c.pos, p))
+                .collect();
+            let (gap, mid) = plan::widest_gap(bearings.iter().copied());
+            if bearings.len() < 3 || gap > COVERAGE_GAP_DEG {
+                notes.push(format!(
+                    "the claim was tested in few directions: {} of the {} landmarks lie {lo:.0}–{hi:.0} km from it, leaving a {gap:.0}° gap in bearing around {mid:.0}°; a false claim ~1,000 km off that way could pass — measure landmarks there too (`rampart presence plan` lists them)",
+                    bearings.len(),
+                    obs.len()
                 ));
             }
         }

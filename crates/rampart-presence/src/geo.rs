@@ -96,6 +96,15 @@ pub fn unit_distance_km(a: [f64; 3], b: [f64; 3]) -> f64 {
     EARTH_RADIUS_KM * s.atan2(d)
 }
 
+/// Initial bearing from `a` to `b`, degrees clockwise from north in (−180, 180].
+pub fn bearing_deg(a: LatLon, b: LatLon) -> f64 {
+    let (p1, p2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dl = (b.lon - a.lon).to_radians();
+    let y = dl.sin() * p2.cos();
+    let x = p1.cos() * p2.sin() - p1.sin() * p2.cos() * dl.cos();
+    y.atan2(x).to_degrees()
+}
+
 /// The point reached from `from` after `dist_km` along the initial bearing `bearing_deg`.
 pub fn destination(from: LatLon, bearing_deg: f64, dist_km: f64) -> LatLon {
     let d = dist_km / EARTH_RADIUS_KM;

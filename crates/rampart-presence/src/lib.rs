@@ -21,6 +21,10 @@
 //!   user's logins imply travel faster than 1,000 km/h.
 //! * **consistent** — nothing measured contradicts the claim.
 //!
+//! A false claim shows only towards a landmark: [`plan`] picks the landmarks to measure for a
+//! claim (the nearest, then a ring spread in bearing), and a claim that stands after being tested
+//! in few directions gets a note saying so.
+//!
 //! [`simulate`] writes a physically grounded synthetic data set with ground-truth labels.
 //!
 //! ```
@@ -55,6 +59,7 @@ pub mod keys;
 pub mod landmarks;
 pub mod likelihood;
 pub mod physics;
+pub mod plan;
 pub mod region;
 pub mod relay;
 pub mod simulate;

@@ -23,6 +23,7 @@
 
 use crate::cities::{self, City};
 use crate::geo::{C_FIBRE_KM_PER_MS, LatLon, destination, distance_km};
+use crate::plan::{PlanSpec, plan};
 use rand::{RngExt, SeedableRng, rngs::Xoshiro256PlusPlus};
 use rand_distr::{Distribution, Exp1, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -575,69 +576,21 @@ impl Path {
     }
 }
 
-fn bearing(a: LatLon, b: LatLon) -> f64 {
-    let (p1, p2) = (a.lat.to_radians(), b.lat.to_radians());
-    let dl = (b.lon - a.lon).to_radians();
-    let y = dl.sin() * p2.cos();
-    let x = p1.cos() * p2.sin() - p1.sin() * p2.cos() * dl.cos();
-    y.atan2(x).to_degrees()
-}
-
 fn choose_landmarks(
     rng: &mut Rng,
     cfg: &SimConfig,
     lms: &[(String, LatLon)],
     claim: LatLon,
 ) -> Vec<usize> {
-    let mut by_dist: Vec<(f64, usize)> = lms
-        .iter()
-        .enumerate()
-        .map(|(i, (_, p))| (distance_km(claim, *p), i))
-        .collect();
-    by_dist.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let n_near = rng.int(cfg.landmarks_near);
-    let n_far = rng.int(cfg.landmarks_far);
-    let mut chosen: Vec<usize> = by_dist.iter().take(n_near).map(|x| x.1).collect();
-    let ring: Vec<(f64, usize)> = by_dist
-        .iter()
-        .filter(|(d, i)| {
-            *d >= cfg.landmark_far_km[0] && *d <= cfg.landmark_far_km[1] && !chosen.contains(i)
-        })
-        .copied()
-        .collect();
-    let mut bearings: Vec<f64> = Vec::new();
-    for _ in 0..n_far {
-        // The ring landmark whose bearing is farthest from those already chosen.
-        let best = ring
-            .iter()
-            .filter(|(_, i)| !chosen.contains(i))
-            .map(|&(_, i)| {
-                let b = bearing(claim, lms[i].1);
-                let sep = bearings
-                    .iter()
-                    .map(|&o| {
-                        let d = (b - o).rem_euclid(360.0);
-                        d.min(360.0 - d)
-                    })
-                    .fold(360.0, f64::min);
-                (sep, i, b)
-            })
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        let Some((_, i, b)) = best else { break };
-        chosen.push(i);
-        bearings.push(b);
-    }
-    // Never fewer than the minimum asked for: top up with the nearest.
-    let want = cfg.landmarks_near[0] + cfg.landmarks_far[0];
-    for &(_, i) in &by_dist {
-        if chosen.len() >= want.max(1) {
-            break;
-        }
-        if !chosen.contains(&i) {
-            chosen.push(i);
-        }
-    }
-    chosen
+    let spec = PlanSpec {
+        near: rng.int(cfg.landmarks_near),
+        ring: rng.int(cfg.landmarks_far),
+        ring_km: cfg.landmark_far_km,
+        // Never fewer than the minimum asked for.
+        min_total: (cfg.landmarks_near[0] + cfg.landmarks_far[0]).max(1),
+    };
+    let pos: Vec<LatLon> = lms.iter().map(|l| l.1).collect();
+    plan(&pos, claim, &spec).iter().map(|p| p.index).collect()
 }
 
 /// Run the simulation. Events go to `events`, one label per session to `labels`.

@@ -105,6 +105,73 @@ fn genuine_session_is_consistent_and_its_region_contains_the_truth() {
         distance_km(reg.centroid.unwrap(), phoenix()) < 600.0,
         "{reg:?}"
     );
+    // Only Denver and Dallas lie 800–3,000 km out, both to the east: the note says so.
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("tested in few directions") && n.contains("2 of the 4 landmarks")),
+        "{:?}",
+        s.notes
+    );
+}
+
+#[test]
+fn a_claim_tested_all_round_gets_no_coverage_note_and_a_rejected_one_needs_none() {
+    // Phoenix's four landmarks plus Seattle (north-west) and La Paz, BCS (south), defined
+    // inline: the ring now has bearings ~20°, 95°, 160° and 330°.
+    let extra = [("sea", 47.6062, -122.3321), ("lap", 24.1426, -110.3128)];
+    let session = |sid: &str, t: f64, claim: &str, truth: LatLon| {
+        let mut v = vec![login(sid, "ana", t, claim)];
+        v.extend(rtt_lines(sid, t + 10.0, truth, 9.0));
+        for (i, (id, lat, lon)) in extra.iter().enumerate() {
+            for k in 0..3 {
+                let r = rtt_from(
+                    truth,
+                    LatLon {
+                        lat: *lat,
+                        lon: *lon,
+                    },
+                    9.0,
+                    1.5,
+                ) + k as f64 * 0.7;
+                v.push(format!(
+                    r#"{{"type":"rtt","session":"{sid}","t_ms":{},"landmark":{{"id":"{id}","lat":{lat},"lon":{lon}}},"rtt_ms":{r:.3}}}"#,
+                    t + 100.0 + (i * 3 + k) as f64
+                ));
+            }
+        }
+        v.push(format!(
+            r#"{{"type":"end","session":"{sid}","t_ms":{}}}"#,
+            t + 200.0
+        ));
+        v
+    };
+    let mut lines = session("s1", 0.0, r#"{"city":"Phoenix, AZ"}"#, phoenix());
+    // Claims Phoenix, is in Denver (940 km away) a day later.
+    let denver = LatLon {
+        lat: 39.7392,
+        lon: -104.9903,
+    };
+    lines.extend(session(
+        "s2",
+        86_400_000.0,
+        r#"{"city":"Phoenix, AZ"}"#,
+        denver,
+    ));
+    let (r, _, e) = run(Config::default(), &lines);
+    assert!(e.is_empty(), "{e:?}");
+    assert_eq!(r[0].verdict, Verdict::Consistent, "{:#?}", r[0]);
+    assert!(
+        !r[0].notes.iter().any(|n| n.contains("few directions")),
+        "{:?}",
+        r[0].notes
+    );
+    assert_ne!(r[1].verdict, Verdict::Consistent, "{:#?}", r[1]);
+    assert!(
+        !r[1].notes.iter().any(|n| n.contains("few directions")),
+        "{:?}",
+        r[1].notes
+    );
 }
 
 #[test]
