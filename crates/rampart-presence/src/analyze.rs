@@ -9,7 +9,7 @@
 //! of the input. Bad lines are reported with their number and reason and skipped; the run goes
 //! on.
 
-use crate::baseline::{self, LastLogin, Prior, RelayJudgement, UserBaseline};
+use crate::baseline::{self, LastLogin, MeasuredPlace, Prior, RelayJudgement, UserBaseline};
 use crate::cities;
 use crate::event::{Claim, Event, EventKind, LandmarkRef, parse_line};
 use crate::geo::{LatLon, bearing_deg, distance_km};
@@ -822,6 +822,7 @@ impl<'a> Analyzer<'a> {
             radius_km: c.radius_km,
             session: session.to_owned(),
             place: c.place.clone(),
+            measured: None,
         };
         let newer = prev.as_ref().is_none_or(|p| t_ms >= p.t_ms);
         if newer {
@@ -832,20 +833,32 @@ impl<'a> Analyzer<'a> {
         if p.session == session {
             return;
         }
-        let ppos = LatLon {
-            lat: p.lat,
-            lon: p.lon,
-        };
-        let dist = (distance_km(ppos, c.pos) - p.radius_km - c.radius_km).max(0.0);
-        if dist <= 0.0 {
-            return;
-        }
         let hours = (t_ms - p.t_ms).abs() / 3_600_000.0;
-        let speed = if hours > 0.0 {
-            dist / hours
-        } else {
-            f64::INFINITY
+        let speed_from = |lat: f64, lon: f64, radius_km: f64| {
+            let dist = (distance_km(LatLon { lat, lon }, c.pos) - radius_km - c.radius_km).max(0.0);
+            let speed = if dist <= 0.0 {
+                0.0
+            } else if hours > 0.0 {
+                dist / hours
+            } else {
+                f64::INFINITY
+            };
+            (dist, speed)
         };
+        // From the earlier claim; if that claim was disputed, also from where its RTTs put the
+        // user (the one with the higher speed is reported).
+        let (mut dist, mut speed) = speed_from(p.lat, p.lon, p.radius_km);
+        let mut p = p;
+        if let Some(m) = p.measured.take() {
+            let (d, v) = speed_from(m.lat, m.lon, m.radius_km);
+            if v > speed && v > kmh {
+                (dist, speed) = (d, v);
+                p.place = format!(
+                    "where its RTTs put the user: within {:.0} km of {} (it claimed {})",
+                    m.radius_km, m.near, p.place
+                );
+            }
+        }
         if speed <= kmh {
             return;
         }
@@ -1079,6 +1092,7 @@ impl<'a> Analyzer<'a> {
                 .then_with(|| a.id.cmp(&b.id))
         });
         let mut region_out = None;
+        let mut measured: Option<MeasuredPlace> = None;
         if obs.len() >= 2 {
             let reg = region::compute(&obs, &cfg.region);
             let mut out = RegionOut {
@@ -1133,6 +1147,23 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                 }
+            }
+            if !reg.points.is_empty()
+                && let Some(centre) = reg.centroid
+            {
+                let u = centre.to_unit();
+                let r = reg
+                    .points
+                    .iter()
+                    .map(|q| crate::geo::unit_distance_km(u, *q))
+                    .fold(0.0, f64::max);
+                measured = Some(MeasuredPlace {
+                    lat: centre.lat,
+                    lon: centre.lon,
+                    radius_km: r + reg.spacing_km / 2.0,
+                    near: cities::nearest(centre, 100_000)
+                        .map_or_else(|| "?".into(), |(c, _)| c.label()),
+                });
             }
             region_out = Some(out);
         } else if st.claim.is_some() {
@@ -1438,6 +1469,17 @@ impl<'a> Analyzer<'a> {
         if !path_obs.is_empty() && !claim_disputed {
             baseline::learn_path(&path_obs, &mut self.prior);
             self.prior_dirty = true;
+        }
+        // A disputed claim: the user's next login is checked for impossible travel from where
+        // the RTTs put them too (if this is still the user's last login).
+        if claim_disputed && let (Some(m), Some(u)) = (measured, st.user.as_deref()) {
+            let e = self.baseline_mut(u);
+            if let Some(last) = e.b.last_login.as_mut()
+                && last.session == key
+            {
+                last.measured = Some(m);
+                e.dirty = true;
+            }
         }
         if cfg.learn && verdict < Verdict::RelaySuspected {
             let t = st.last_t;

@@ -47,6 +47,23 @@ pub struct LastLogin {
     pub session: String,
     /// How the claim was given (city label or coordinates).
     pub place: String,
+    /// Where the session's RTTs placed the user, when they disputed the claim: impossible
+    /// travel is then also checked from there (a false claim must not hide the next login).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<MeasuredPlace>,
+}
+
+/// A disk holding the whole delay region of a session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeasuredPlace {
+    /// Centre latitude.
+    pub lat: f64,
+    /// Centre longitude.
+    pub lon: f64,
+    /// Radius, km: every point of the region lies within it.
+    pub radius_km: f64,
+    /// Nearest city to the centre, for messages.
+    pub near: String,
 }
 
 /// One user's baseline.
@@ -502,6 +519,12 @@ mod tests {
                 radius_km: 4.0,
                 session: "s".into(),
                 place: "x".into(),
+                measured: Some(MeasuredPlace {
+                    lat: 5.0,
+                    lon: 6.0,
+                    radius_km: 7.0,
+                    near: "y".into(),
+                }),
             }),
             ..Default::default()
         };

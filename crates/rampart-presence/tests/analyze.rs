@@ -450,6 +450,46 @@ fn impossible_travel_pairs() {
 }
 
 #[test]
+fn a_false_claim_does_not_hide_the_next_login_from_impossible_travel() {
+    let h = 3_600_000.0;
+    // In Phoenix, claims Paris: the RTTs dispute it (the session is `impossible`).
+    let disputed = |sid: &str, user: &str| {
+        let mut v = vec![login(sid, user, 0.0, r#"{"city":"Paris, FR"}"#)];
+        v.extend(rtt_lines(sid, 10.0, phoenix(), 9.0));
+        v.push(format!(r#"{{"type":"end","session":"{sid}","t_ms":100}}"#));
+        v
+    };
+    let mut lines = disputed("a1", "ana");
+    // An hour later, London: 340 km from the claimed Paris (fine by the claims), 8,500 km from
+    // where the RTTs put her (impossible).
+    lines.push(login("a2", "ana", h, r#"{"city":"London, GB"}"#));
+    // The same false claim, then Phoenix an hour later: impossible between the claims, and
+    // reported from the claim (the higher speed), not from the measured place.
+    lines.extend(disputed("b1", "bo"));
+    lines.push(login("b2", "bo", h, r#"{"city":"Phoenix, AZ"}"#));
+    let (r, t, e) = run(Config::default(), &lines);
+    assert!(e.is_empty(), "{e:?}");
+    let a1 = r.iter().find(|x| x.session == "a1").unwrap();
+    assert_eq!(a1.verdict, Verdict::Impossible, "{a1:#?}");
+    assert_eq!(t.len(), 2, "{t:#?}");
+    let ta = t.iter().find(|x| x.user == "ana").unwrap();
+    assert_eq!(
+        (ta.from_session.as_str(), ta.to_session.as_str()),
+        ("a1", "a2")
+    );
+    assert!(ta.from.contains("where its RTTs put the user"), "{ta:#?}");
+    assert!(ta.from.contains("it claimed Paris, FR"), "{ta:#?}");
+    assert!(ta.distance_km > 5_000.0, "{ta:#?}");
+    let a2 = r.iter().find(|x| x.session == "a2").unwrap();
+    assert!(
+        a2.reasons.iter().any(|x| x.code == "impossible-travel"),
+        "{a2:#?}"
+    );
+    let tb = t.iter().find(|x| x.user == "bo").unwrap();
+    assert_eq!(tb.from, "Paris, FR", "{tb:#?}");
+}
+
+#[test]
 fn bad_lines_are_reported_with_numbers_and_the_run_goes_on() {
     let lines: Vec<String> = [
         r#"{"type":"login","session":"s","t_ms":100000,"user":"u","claimed":{"city":"Phoenix, AZ"}}"#,
