@@ -1095,15 +1095,13 @@ impl<'a> Analyzer<'a> {
         let mut measured: Option<MeasuredPlace> = None;
         if obs.len() >= 2 {
             let reg = region::compute(&obs, &cfg.region);
+            let nearest = reg.centroid.and_then(|c| cities::nearest(c, 100_000));
             let mut out = RegionOut {
                 landmarks: obs.len(),
                 area_km2: reg.area_km2,
                 physics_area_km2: reg.physics_area_km2,
                 centroid: reg.centroid,
-                near: reg
-                    .centroid
-                    .and_then(|c| cities::nearest(c, 100_000))
-                    .map(|(c, d)| format!("{} ({d:.0} km from the centre)", c.label())),
+                near: nearest.map(|(c, d)| format!("{} ({d:.0} km from the centre)", c.label())),
                 claim_inside: None,
                 claim_distance_km: None,
             };
@@ -1161,8 +1159,7 @@ impl<'a> Analyzer<'a> {
                     lat: centre.lat,
                     lon: centre.lon,
                     radius_km: r + reg.spacing_km / 2.0,
-                    near: cities::nearest(centre, 100_000)
-                        .map_or_else(|| "?".into(), |(c, _)| c.label()),
+                    near: nearest.map_or_else(|| "?".into(), |(c, _)| c.label()),
                 });
             }
             region_out = Some(out);
