@@ -467,6 +467,41 @@ fn plan_picks_the_nearest_then_a_ring_and_says_when_the_ring_is_thin() {
     assert_eq!(ring, ["chi", "sea", "mex", "dal"]);
     assert!(!ring.contains(&"nyc"));
     assert!(v["warnings"].as_array().unwrap().is_empty());
+    // Every populated direction on the ring has a landmark within 45° (west is the Pacific).
+    assert_eq!(v["uncovered"], serde_json::json!([]));
+
+    // One ring landmark (Chicago, north-east): Mexico City, Seattle's and others' directions
+    // are untested; exit 1 and the cities are named.
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "plan",
+            "--landmarks",
+            "lm.json",
+            "--claim",
+            "Phoenix, AZ",
+            "--ring",
+            "1",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v = json(&out);
+    let open: Vec<&str> = v["uncovered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["city"].as_str().unwrap())
+        .collect();
+    assert!(open.contains(&"Mexico City, MX"), "{open:?}");
+    assert!(!open.contains(&"Chicago, IL, US"), "{open:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("of over a million people on the ring"),
+        "{stderr}"
+    );
 
     // Asking for more ring landmarks than the band holds: topped up, exit 1, a warning.
     let out = rampart(

@@ -17,7 +17,7 @@ use crate::keys::{KeyStats, KeySummary};
 use crate::landmarks::Landmarks;
 use crate::likelihood::{self, LikelihoodConfig};
 use crate::physics::{self, PhysicsConfig};
-use crate::plan::{self, PlanSpec};
+use crate::plan::{self, COVER_DEG, COVER_MIN_POPULATION, PlanSpec};
 use crate::region::{self, RegionConfig};
 use crate::relay::{self, Reservoir};
 use serde::Serialize;
@@ -33,11 +33,6 @@ const LOCATION_CODES: [&str; 5] = [
     "claim-outside-region",
     "claim-unlikely-location",
 ];
-
-/// A claim that stands is noted as tested in few directions when its landmarks on the plan's
-/// ring leave a gap in bearing wider than this (a half-plane without one), or when fewer than
-/// three lie on the ring.
-const COVERAGE_GAP_DEG: f64 = 180.0;
 
 /// Landmarks at least this far from the claim teach the location test's path model (near ones
 /// are dominated by the detour and the noise of the minimum).
@@ -1279,25 +1274,36 @@ impl<'a> Analyzer<'a> {
             }
         }
         // How well the landmarks tested a claim that stands: a false claim shows only towards a
-        // landmark, so a claim ~1,000 km off in a direction without one passes (see `plan`).
+        // landmark, so a claim ~1,000 km off in a populated direction without one passes (see
+        // `plan`).
         if let Some(c) = &st.claim
             && obs.len() >= cfg.min_landmarks
             && !reasons.iter().any(|r| LOCATION_CODES.contains(&r.code))
         {
-            let [lo, hi] = PlanSpec::default().ring_km;
+            let ring_km = PlanSpec::default().ring_km;
             let bearings: Vec<f64> = st
                 .rtts
                 .iter()
                 .map(|o| self.landmarks.get(o.idx).pos)
-                .filter(|p| (lo..=hi).contains(&distance_km(c.pos, *p)))
+                .filter(|p| (ring_km[0]..=ring_km[1]).contains(&distance_km(c.pos, *p)))
                 .map(|p| bearing_deg(c.pos, p))
                 .collect();
-            let (gap, mid) = plan::widest_gap(bearings.iter().copied());
-            if bearings.len() < 3 || gap > COVERAGE_GAP_DEG {
+            let open = plan::uncovered(c.pos, &bearings, ring_km, COVER_DEG, COVER_MIN_POPULATION);
+            if let Some(first) = open.first() {
                 notes.push(format!(
-                    "the claim was tested in few directions: {} of the {} landmarks lie {lo:.0}–{hi:.0} km from it, leaving a {gap:.0}° gap in bearing around {mid:.0}°; a false claim ~1,000 km off that way could pass — measure landmarks there too (`rampart presence plan` lists them)",
-                    bearings.len(),
-                    obs.len()
+                    "the claim was tested in few directions: no landmark {:.0}–{:.0} km from it lies within {COVER_DEG:.0}° of the bearing of {} ({:.0}°, {:.0} km){}; a false claim from there could pass — measure landmarks in that direction too (`rampart presence plan` lists them)",
+                    ring_km[0],
+                    ring_km[1],
+                    first.city.label(),
+                    first.bearing_deg,
+                    first.distance_km,
+                    match open.len() - 1 {
+                        0 => String::new(),
+                        n => format!(
+                            " nor of {n} other {} of over a million people",
+                            if n == 1 { "city" } else { "cities" }
+                        ),
+                    }
                 ));
             }
         }

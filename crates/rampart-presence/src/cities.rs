@@ -105,6 +105,11 @@ pub fn all() -> &'static [City] {
     &table().cities
 }
 
+/// Unit vectors of [`all`]'s cities, in the same order.
+pub fn units() -> &'static [[f64; 3]] {
+    &table().units
+}
+
 /// The ISO code for a country given by code or English name (`"fr"`, `"France"`).
 pub fn country_code(name: &str) -> Option<&'static str> {
     table().countries.get(&name.trim().to_lowercase()).copied()

@@ -14,9 +14,20 @@
 //! with the ring: with 2–4 ring landmarks, claims 1,000–1,500 km off are the misses.
 //!
 //! [`plan`] is deterministic. The simulator uses it with per-session counts, and `rampart
-//! presence plan` prints it for one claim.
+//! presence plan` prints it for one claim. [`uncovered`] lists the cities of over a million
+//! people on the ring with no landmark within 45° of their bearing: the populated directions a
+//! false claim could come from untested. The analyzer notes them on a claim that stands; a
+//! direction without such cities (an ocean) is not reported.
 
-use crate::geo::{LatLon, bearing_deg, distance_km};
+use crate::cities::{self, City};
+use crate::geo::{EARTH_RADIUS_KM, LatLon, bearing_deg, distance_km};
+
+/// A ring landmark covers the directions within this many degrees of its bearing (four
+/// landmarks 90° apart cover every direction).
+pub const COVER_DEG: f64 = 45.0;
+/// Directions matter where people live: a direction is reported as untested only if a city of
+/// at least this many people lies on the ring there.
+pub const COVER_MIN_POPULATION: u64 = 1_000_000;
 
 /// How many landmarks to pick, and where the ring lies.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,10 +118,7 @@ pub fn plan(positions: &[LatLon], claim: LatLon, spec: &PlanSpec) -> Vec<Planned
                 let b = bearing_deg(claim, positions[x.1]);
                 let sep = bearings
                     .iter()
-                    .map(|&o| {
-                        let d = (b - o).rem_euclid(360.0);
-                        d.min(360.0 - d)
-                    })
+                    .map(|&o| bearing_sep(b, o))
                     .fold(360.0, f64::min);
                 (sep, x, b)
             })
@@ -128,6 +136,64 @@ pub fn plan(positions: &[LatLon], claim: LatLon, spec: &PlanSpec) -> Vec<Planned
         }
     }
     out
+}
+
+/// A populated place towards which no ring landmark lies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Uncovered {
+    /// The city.
+    pub city: City,
+    /// Its distance from the claim, km.
+    pub distance_km: f64,
+    /// Its bearing from the claim, degrees clockwise from north in [0, 360).
+    pub bearing_deg: f64,
+}
+
+/// Angle between two bearings, degrees in [0, 180].
+fn bearing_sep(a: f64, b: f64) -> f64 {
+    let d = (a - b).rem_euclid(360.0);
+    d.min(360.0 - d)
+}
+
+/// Cities of at least `min_population` that lie `ring_km` from the claim with no ring landmark
+/// (given by its bearing from the claim) within `cover_deg` of their bearing: populated
+/// directions in which a false claim would go untested. Most populous first. Oceans and deserts
+/// without such cities are not reported, so a coastal claim is not faulted for its sea side.
+pub fn uncovered(
+    claim: LatLon,
+    ring_bearings: &[f64],
+    ring_km: [f64; 2],
+    cover_deg: f64,
+    min_population: u64,
+) -> Vec<Uncovered> {
+    // The band as bounds on the dot product of unit vectors: one multiply-add per city.
+    let u = claim.to_unit();
+    let cos = |km: f64| {
+        (km / EARTH_RADIUS_KM)
+            .clamp(0.0, std::f64::consts::PI)
+            .cos()
+    };
+    let (dot_far, dot_near) = (cos(ring_km[1]), cos(ring_km[0]));
+    cities::all()
+        .iter()
+        .zip(cities::units())
+        .take_while(|(c, _)| c.population >= min_population)
+        .filter_map(|(c, v)| {
+            let dot = u[0] * v[0] + u[1] * v[1] + u[2] * v[2];
+            if dot < dot_far - 1e-12 || dot > dot_near + 1e-12 {
+                return None;
+            }
+            let b = bearing_deg(claim, c.pos).rem_euclid(360.0);
+            ring_bearings
+                .iter()
+                .all(|&r| bearing_sep(r, b) > cover_deg)
+                .then(|| Uncovered {
+                    city: *c,
+                    distance_km: distance_km(claim, c.pos),
+                    bearing_deg: b,
+                })
+        })
+        .collect()
 }
 
 /// The widest gap between the bearings of a plan's ring landmarks, degrees (360 with fewer than
@@ -263,6 +329,38 @@ mod tests {
             (g - 180.0).abs() < 1e-9 && (mid - 260.0).abs() < 1e-9,
             "{g} {mid}"
         );
+    }
+
+    #[test]
+    fn uncovered_directions_are_the_populated_ones_without_a_ring_landmark() {
+        // Lisbon, with a ring band of 400–3,000 km: Madrid, Paris, Algiers… lie in it; to the
+        // west there is only the Atlantic.
+        let lisbon = ll(38.7223, -9.1393);
+        let paris = ll(48.8566, 2.3522);
+        let band = [400.0, 3_000.0];
+        let to_paris = bearing_deg(lisbon, paris);
+        // No ring landmark at all: every big city in the band is uncovered, Paris among them,
+        // most populous first; nothing out in the Atlantic.
+        let all = uncovered(lisbon, &[], band, 45.0, 1_000_000);
+        assert!(all.iter().any(|u| u.city.name == "Paris"), "{all:?}");
+        assert!(
+            all.windows(2)
+                .all(|w| w[0].city.population >= w[1].city.population)
+        );
+        assert!(
+            all.iter()
+                .all(|u| (400.0..=3_000.0).contains(&u.distance_km))
+        );
+        assert!(
+            all.iter()
+                .all(|u| !(200.0..=340.0).contains(&u.bearing_deg)),
+            "{all:?}"
+        );
+        // A landmark towards Paris covers Paris (and what lies within 45° of it), not Algiers.
+        let some = uncovered(lisbon, &[to_paris], band, 45.0, 1_000_000);
+        assert!(!some.iter().any(|u| u.city.name == "Paris"), "{some:?}");
+        assert!(some.iter().any(|u| u.city.name == "Algiers"), "{some:?}");
+        assert!(some.len() < all.len());
     }
 
     #[test]

@@ -180,8 +180,9 @@ scenarios it was chosen on (BENCHMARKS.md, \"the landmark plan\"); with 2-4 ring
 
 Exit codes:
   0  the plan is complete
-  1  the ring has fewer landmarks than asked (topped up with the nearest others), or the plan
-     has fewer than 3 landmarks: the claim cannot be tested in every direction
+  1  the ring has fewer landmarks than asked (topped up with the nearest others), a city of over
+     a million people on the ring has no landmark within 45 degrees of its bearing, or the plan
+     has fewer than 3 landmarks: the claim cannot be tested in every populated direction
   2  usage error, unknown or ambiguous city, unreadable landmarks file")]
 pub struct PlanArgs {
     /// Landmarks file (JSON array, JSON Lines or CSV with id, lat, lon[, radius_km]).
@@ -722,7 +723,9 @@ fn suffixed(p: &Path, suffix: &str) -> PathBuf {
 
 fn plan_cmd(a: PlanArgs) -> anyhow::Result<u8> {
     use rampart_presence::geo::LatLon;
-    use rampart_presence::plan::{PlanSpec, Role, plan, widest_gap_deg};
+    use rampart_presence::plan::{
+        COVER_DEG, COVER_MIN_POPULATION, PlanSpec, Role, plan, uncovered, widest_gap_deg,
+    };
     let (claim, place) = match (&a.claim, a.lat, a.lon) {
         (Some(q), _, _) => {
             let found = rampart_presence::cities::lookup_all(q, None);
@@ -770,6 +773,12 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<u8> {
     let chosen = plan(&positions, claim, &spec);
     let ring = chosen.iter().filter(|p| p.role == Role::Ring).count();
     let gap = widest_gap_deg(&chosen);
+    let in_band: Vec<f64> = chosen
+        .iter()
+        .filter(|p| (lo..=hi).contains(&p.distance_km))
+        .map(|p| p.bearing_deg)
+        .collect();
+    let open = uncovered(claim, &in_band, [lo, hi], COVER_DEG, COVER_MIN_POPULATION);
     let mut warnings = Vec::new();
     if ring < a.ring {
         warnings.push(format!(
@@ -780,6 +789,29 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<u8> {
             } else {
                 ""
             }
+        ));
+    }
+    if !open.is_empty() {
+        let names: Vec<String> = open
+            .iter()
+            .take(5)
+            .map(|u| {
+                format!(
+                    "{} ({:.0}°, {:.0} km)",
+                    u.city.label(),
+                    u.bearing_deg,
+                    u.distance_km
+                )
+            })
+            .collect();
+        warnings.push(format!(
+            "{} {} of over a million people on the ring {} no landmark within {COVER_DEG:.0}° of {} bearing: {}{}; a false claim from there could pass: add landmarks in that direction",
+            open.len(),
+            if open.len() == 1 { "city" } else { "cities" },
+            if open.len() == 1 { "has" } else { "have" },
+            if open.len() == 1 { "its" } else { "their" },
+            names.join(", "),
+            if open.len() > 5 { ", …" } else { "" }
         ));
     }
     if chosen.len() < 3 {
@@ -813,6 +845,11 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<u8> {
                 "claim": {"place": place, "lat": claim.lat, "lon": claim.lon},
                 "landmarks": lms,
                 "ring_widest_gap_deg": (gap * 10.0).round() / 10.0,
+                "uncovered": open.iter().map(|u| serde_json::json!({
+                    "city": u.city.label(),
+                    "distance_km": u.distance_km.round(),
+                    "bearing_deg": u.bearing_deg.round(),
+                })).collect::<Vec<_>>(),
                 "warnings": warnings,
             });
             let text = serde_json::to_string_pretty(&doc)?;
