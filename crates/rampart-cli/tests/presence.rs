@@ -411,6 +411,13 @@ fn analyze_with_a_closed_stderr_still_finishes() {
     assert_eq!(child.wait().unwrap().code(), expected);
 }
 
+/// `rampart presence plan --landmarks lm.json ARGS…` in `dir`.
+fn plan(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut a = vec!["presence", "plan", "--landmarks", "lm.json"];
+    a.extend_from_slice(args);
+    rampart(dir, &a)
+}
+
 #[test]
 fn plan_picks_the_nearest_then_a_ring_and_says_when_the_ring_is_thin() {
     let dir = tempfile::tempdir().unwrap();
@@ -423,13 +430,9 @@ fn plan_picks_the_nearest_then_a_ring_and_says_when_the_ring_is_thin() {
 {"id":"chi","lat":41.8781,"lon":-87.6298},{"id":"mex","lat":19.4326,"lon":-99.1332},
 {"id":"mty","lat":25.6866,"lon":-100.3161},{"id":"nyc","lat":40.7128,"lon":-74.006}]"#;
     std::fs::write(dir.path().join("lm.json"), lms).unwrap();
-    let out = rampart(
+    let out = plan(
         dir.path(),
         &[
-            "presence",
-            "plan",
-            "--landmarks",
-            "lm.json",
             "--claim",
             "Phoenix, AZ",
             "--near",
@@ -472,20 +475,9 @@ fn plan_picks_the_nearest_then_a_ring_and_says_when_the_ring_is_thin() {
 
     // One ring landmark (Chicago, north-east): Mexico City, Seattle's and others' directions
     // are untested; exit 1 and the cities are named.
-    let out = rampart(
+    let out = plan(
         dir.path(),
-        &[
-            "presence",
-            "plan",
-            "--landmarks",
-            "lm.json",
-            "--claim",
-            "Phoenix, AZ",
-            "--ring",
-            "1",
-            "--format",
-            "json",
-        ],
+        &["--claim", "Phoenix, AZ", "--ring", "1", "--format", "json"],
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let v = json(&out);
@@ -504,20 +496,9 @@ fn plan_picks_the_nearest_then_a_ring_and_says_when_the_ring_is_thin() {
     );
 
     // Asking for more ring landmarks than the band holds: topped up, exit 1, a warning.
-    let out = rampart(
+    let out = plan(
         dir.path(),
-        &[
-            "presence",
-            "plan",
-            "--landmarks",
-            "lm.json",
-            "--lat",
-            "33.4484",
-            "--lon",
-            "-112.074",
-            "--ring",
-            "9",
-        ],
+        &["--lat", "33.4484", "--lon", "-112.074", "--ring", "9"],
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -544,12 +525,10 @@ fn plan_picks_the_nearest_then_a_ring_and_says_when_the_ring_is_thin() {
         ),
         (vec!["--lat", "95", "--lon", "0"], "out of range"),
     ] {
-        let mut a = vec!["presence", "plan", "--landmarks", "lm.json"];
-        a.extend(args);
-        let out = rampart(dir.path(), &a);
-        assert_eq!(out.status.code(), Some(2), "{a:?}: {out:?}");
+        let out = plan(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(want), "{a:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
     }
     let out = rampart(
         dir.path(),

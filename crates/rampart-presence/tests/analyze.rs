@@ -44,20 +44,30 @@ fn rtt_lines(sid: &str, t: f64, truth: LatLon, access: f64) -> Vec<String> {
         ("den", 39.7392, -104.9903),
         ("dfw", 32.7767, -96.797),
     ];
+    rtt_lines_to(sid, t, truth, access, &lms, false)
+}
+
+/// Three RTT samples per landmark from `truth` (path inflation 1.5); `inline` defines each
+/// landmark in the event instead of naming one from the landmarks file.
+fn rtt_lines_to(
+    sid: &str,
+    t: f64,
+    truth: LatLon,
+    access: f64,
+    lms: &[(&str, f64, f64)],
+    inline: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
-    for (i, (id, lat, lon)) in lms.iter().enumerate() {
+    for (i, &(id, lat, lon)) in lms.iter().enumerate() {
         for k in 0..3 {
-            let r = rtt_from(
-                truth,
-                LatLon {
-                    lat: *lat,
-                    lon: *lon,
-                },
-                access,
-                1.5,
-            ) + k as f64 * 0.7;
+            let r = rtt_from(truth, LatLon { lat, lon }, access, 1.5) + k as f64 * 0.7;
+            let landmark = if inline {
+                format!(r#"{{"id":"{id}","lat":{lat},"lon":{lon}}}"#)
+            } else {
+                format!(r#""{id}""#)
+            };
             out.push(format!(
-                r#"{{"type":"rtt","session":"{sid}","t_ms":{},"landmark":"{id}","rtt_ms":{r:.3}}}"#,
+                r#"{{"type":"rtt","session":"{sid}","t_ms":{},"landmark":{landmark},"rtt_ms":{r:.3}}}"#,
                 t + (i * 3 + k) as f64
             ));
         }
@@ -124,23 +134,7 @@ fn a_claim_tested_all_round_gets_no_coverage_note_and_a_rejected_one_needs_none(
     let session = |sid: &str, t: f64, claim: &str, truth: LatLon| {
         let mut v = vec![login(sid, "ana", t, claim)];
         v.extend(rtt_lines(sid, t + 10.0, truth, 9.0));
-        for (i, (id, lat, lon)) in extra.iter().enumerate() {
-            for k in 0..3 {
-                let r = rtt_from(
-                    truth,
-                    LatLon {
-                        lat: *lat,
-                        lon: *lon,
-                    },
-                    9.0,
-                    1.5,
-                ) + k as f64 * 0.7;
-                v.push(format!(
-                    r#"{{"type":"rtt","session":"{sid}","t_ms":{},"landmark":{{"id":"{id}","lat":{lat},"lon":{lon}}},"rtt_ms":{r:.3}}}"#,
-                    t + 100.0 + (i * 3 + k) as f64
-                ));
-            }
-        }
+        v.extend(rtt_lines_to(sid, t + 100.0, truth, 9.0, &extra, true));
         v.push(format!(
             r#"{{"type":"end","session":"{sid}","t_ms":{}}}"#,
             t + 200.0
