@@ -1087,7 +1087,8 @@ impl<'a> Analyzer<'a> {
                 .then_with(|| a.id.cmp(&b.id))
         });
         let mut region_out = None;
-        let mut measured: Option<MeasuredPlace> = None;
+        // The delay region, kept for the measured place of a disputed claim (below).
+        let mut measured_from: Option<(LatLon, String, region::Region)> = None;
         if obs.len() >= 2 {
             let reg = region::compute(&obs, &cfg.region);
             let nearest = reg.centroid.and_then(|c| cities::nearest(c, 100_000));
@@ -1144,18 +1145,11 @@ impl<'a> Analyzer<'a> {
             if !reg.points.is_empty()
                 && let Some(centre) = reg.centroid
             {
-                let u = centre.to_unit();
-                let r = reg
-                    .points
-                    .iter()
-                    .map(|q| crate::geo::unit_distance_km(u, *q))
-                    .fold(0.0, f64::max);
-                measured = Some(MeasuredPlace {
-                    lat: centre.lat,
-                    lon: centre.lon,
-                    radius_km: r + reg.spacing_km / 2.0,
-                    near: nearest.map_or_else(|| "?".into(), |(c, _)| c.label()),
-                });
+                measured_from = Some((
+                    centre,
+                    nearest.map_or_else(|| "?".into(), |(c, _)| c.label()),
+                    reg,
+                ));
             }
             region_out = Some(out);
         } else if st.claim.is_some() {
@@ -1475,7 +1469,24 @@ impl<'a> Analyzer<'a> {
         }
         // A disputed claim: the user's next login is checked for impossible travel from where
         // the RTTs put them too (if this is still the user's last login).
-        if claim_disputed && let (Some(m), Some(u)) = (measured, st.user.as_deref()) {
+        if claim_disputed
+            && let (Some((centre, near, reg)), Some(u)) = (measured_from, st.user.as_deref())
+        {
+            // A disk around the region: its centre and its farthest grid point (plus half a
+            // grid spacing).
+            let c = centre.to_unit();
+            let min_dot = reg
+                .points
+                .iter()
+                .map(|q| c[0] * q[0] + c[1] * q[1] + c[2] * q[2])
+                .fold(1.0, f64::min);
+            let m = MeasuredPlace {
+                lat: centre.lat,
+                lon: centre.lon,
+                radius_km: crate::geo::EARTH_RADIUS_KM * min_dot.clamp(-1.0, 1.0).acos()
+                    + reg.spacing_km / 2.0,
+                near,
+            };
             let e = self.baseline_mut(u);
             if let Some(last) = e.b.last_login.as_mut()
                 && last.session == key
