@@ -1124,8 +1124,15 @@ impl<'a> Analyzer<'a> {
                                 code: "claim-outside-region",
                                 verdict: Verdict::Suspicious,
                                 message: format!(
-                                    "the claimed place ({}) lies ~{dist:.0} km outside the region that RTTs to {} landmarks allow (path inflation ≤ {}, slack {} ms); the region is centred near {}",
+                                    "the claimed place ({}) lies {} the region that RTTs to {} landmarks allow (path inflation ≤ {}, slack {} ms); the region is centred near {}",
                                     c.place,
+                                    // Distances are to the nearest grid point less half a
+                                    // spacing, so a claim at the edge reads 0.
+                                    if dist < 1.0 {
+                                        "just outside".to_owned()
+                                    } else {
+                                        format!("~{dist:.0} km outside")
+                                    },
                                     obs.len(),
                                     cfg.region.gamma_max,
                                     cfg.region.slack_ms,
