@@ -365,11 +365,14 @@ impl SimConfig {
                 ))
             }
         };
-        let urange = |name: &str, r: [usize; 2]| {
-            if r[0] <= r[1] {
+        // Counts are bounded so that no draw or allocation overflows.
+        let urange = |name: &str, r: [usize; 2], max: usize| {
+            if r[0] <= r[1] && r[1] <= max {
                 Ok(())
             } else {
-                Err(format!("{name} must be [lo, hi] with lo ≤ hi, got {r:?}"))
+                Err(format!(
+                    "{name} must be [lo, hi] with lo ≤ hi ≤ {max}, got {r:?}"
+                ))
             }
         };
         let pos = |name: &str, v: f64| {
@@ -407,16 +410,22 @@ impl SimConfig {
         ] {
             range(n, r)?;
         }
-        for (n, r) in [
-            ("sessions_per_user", self.sessions_per_user),
-            ("interactions", self.interactions),
-            ("keystrokes", self.keystrokes),
-            ("rtt_samples", self.rtt_samples),
-            ("landmarks_near", self.landmarks_near),
-            ("landmarks_far", self.landmarks_far),
-            ("relay_after_sessions", self.relay_after_sessions),
+        for (n, r, max) in [
+            ("sessions_per_user", self.sessions_per_user, 10_000),
+            ("interactions", self.interactions, 1_000_000),
+            ("keystrokes", self.keystrokes, 1_000_000),
+            ("rtt_samples", self.rtt_samples, 10_000),
+            ("landmarks_near", self.landmarks_near, 10_000),
+            ("landmarks_far", self.landmarks_far, 10_000),
+            ("relay_after_sessions", self.relay_after_sessions, 10_000),
         ] {
-            urange(n, r)?;
+            urange(n, r, max)?;
+        }
+        if self.users > 10_000_000 {
+            return Err(format!(
+                "users must be at most 10,000,000, got {}",
+                self.users
+            ));
         }
         for (n, v) in [
             ("days", self.days),
@@ -1074,5 +1083,32 @@ mod tests {
             ..SimConfig::default()
         };
         assert!(bad.validate().unwrap_err().contains("interactions"));
+        // Absurd counts are refused, not overflowed or allocated.
+        for (bad, field) in [
+            (
+                SimConfig {
+                    sessions_per_user: [usize::MAX, usize::MAX],
+                    ..SimConfig::default()
+                },
+                "sessions_per_user must be [lo, hi] with lo ≤ hi ≤ 10000",
+            ),
+            (
+                SimConfig {
+                    landmarks_near: [0, usize::MAX],
+                    ..SimConfig::default()
+                },
+                "landmarks_near must be",
+            ),
+            (
+                SimConfig {
+                    users: usize::MAX,
+                    ..SimConfig::default()
+                },
+                "users must be at most",
+            ),
+        ] {
+            let e = bad.validate().unwrap_err();
+            assert!(e.contains(field), "{e}");
+        }
     }
 }

@@ -770,7 +770,7 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<u8> {
         near: a.near,
         ring: a.ring,
         ring_km: [lo, hi],
-        min_total: a.near + a.ring,
+        min_total: a.near.saturating_add(a.ring),
     };
     let chosen = plan(&positions, claim, &spec);
     let ring = chosen.iter().filter(|p| p.role == Role::Ring).count();
