@@ -50,9 +50,9 @@ pub struct LikelihoodConfig {
     pub noise_factor: f64,
     /// ...and at least this, ms. Default 0.3.
     pub noise_floor_ms: f64,
-    /// Rings of the coarse place grid. Default 8.
+    /// Rings of the coarse place grid. Default 8 (1–64).
     pub rings: usize,
-    /// Points on the outer ring of the coarse grid. Default 16.
+    /// Points on the outer ring of the coarse grid. Default 16 (6–256).
     pub azimuths: usize,
 }
 

@@ -41,9 +41,9 @@ pub struct RegionConfig {
     /// 4–6, two of 7–9). A single badly routed path then cannot exclude the truth, while a claim
     /// far off contradicts many landmarks at once. The physics (lower) lines are never dropped.
     pub outlier_fraction: f64,
-    /// Grid rings. Default 24.
+    /// Grid rings. Default 24 (1–256).
     pub rings: usize,
-    /// Grid points on the outermost ring. Default 64.
+    /// Grid points on the outermost ring. Default 64 (6–1,024).
     pub azimuths: usize,
 }
 
@@ -185,8 +185,10 @@ pub fn compute(obs: &[Obs], cfg: &RegionConfig) -> Region {
         return Region::default();
     };
     let (north, east) = tangent_frame(c);
-    let rings = cfg.rings.max(1);
-    let az_max = cfg.azimuths.max(6);
+    // Bounded like the likelihood grid, so that a configuration cannot make one session's
+    // region take minutes.
+    let rings = cfg.rings.clamp(1, 256);
+    let az_max = cfg.azimuths.clamp(6, 1024);
     // The coarser of the ring spacing and the azimuthal spacing on the outer ring.
     let outer = 2.0 * std::f64::consts::PI * EARTH_RADIUS_KM * (radius / EARTH_RADIUS_KM).sin()
         / az_max as f64;
