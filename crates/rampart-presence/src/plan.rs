@@ -92,20 +92,30 @@ pub fn plan(positions: &[LatLon], claim: LatLon, spec: &PlanSpec) -> Vec<Planned
         .collect();
     by_dist.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out: Vec<Planned> = Vec::new();
-    let entry = |(d, i): (f64, usize), role| Planned {
-        index: i,
-        role,
-        distance_km: d,
-        bearing_deg: bearing_deg(claim, positions[i]),
-    };
-    let taken = |out: &[Planned], i: usize| out.iter().any(|p| p.index == i);
-    for &x in by_dist.iter().take(spec.near) {
-        out.push(entry(x, Role::Near));
+    let mut taken = vec![false; positions.len()];
+    fn take(out: &mut Vec<Planned>, taken: &mut [bool], (d, i): (f64, usize), b: f64, role: Role) {
+        taken[i] = true;
+        out.push(Planned {
+            index: i,
+            role,
+            distance_km: d,
+            bearing_deg: b,
+        });
     }
-    let ring: Vec<(f64, usize)> = by_dist
+    for &x in by_dist.iter().take(spec.near) {
+        take(
+            &mut out,
+            &mut taken,
+            x,
+            bearing_deg(claim, positions[x.1]),
+            Role::Near,
+        );
+    }
+    // Ring candidates with their bearings, nearest first; `None` once taken.
+    let mut ring: Vec<Option<((f64, usize), f64)>> = by_dist
         .iter()
-        .filter(|(d, i)| *d >= spec.ring_km[0] && *d <= spec.ring_km[1] && !taken(&out, *i))
-        .copied()
+        .filter(|(d, i)| *d >= spec.ring_km[0] && *d <= spec.ring_km[1] && !taken[*i])
+        .map(|&x| Some((x, bearing_deg(claim, positions[x.1]))))
         .collect();
     let mut bearings: Vec<f64> = Vec::new();
     for _ in 0..spec.ring {
@@ -113,26 +123,33 @@ pub fn plan(positions: &[LatLon], claim: LatLon, spec: &PlanSpec) -> Vec<Planned
         // equals, i.e. the farthest out, on the first pick).
         let best = ring
             .iter()
-            .filter(|(_, i)| !taken(&out, *i))
-            .map(|&x| {
-                let b = bearing_deg(claim, positions[x.1]);
+            .enumerate()
+            .filter_map(|(k, c)| c.map(|c| (k, c)))
+            .map(|(k, (x, b))| {
                 let sep = bearings
                     .iter()
                     .map(|&o| bearing_sep(b, o))
                     .fold(360.0, f64::min);
-                (sep, x, b)
+                (sep, k, x, b)
             })
             .max_by(|a, b| a.0.total_cmp(&b.0));
-        let Some((_, x, b)) = best else { break };
-        out.push(entry(x, Role::Ring));
+        let Some((_, k, x, b)) = best else { break };
+        ring[k] = None;
+        take(&mut out, &mut taken, x, b, Role::Ring);
         bearings.push(b);
     }
     for &x in &by_dist {
         if out.len() >= spec.min_total {
             break;
         }
-        if !taken(&out, x.1) {
-            out.push(entry(x, Role::TopUp));
+        if !taken[x.1] {
+            take(
+                &mut out,
+                &mut taken,
+                x,
+                bearing_deg(claim, positions[x.1]),
+                Role::TopUp,
+            );
         }
     }
     out
