@@ -32,6 +32,6 @@ fuzz_target!(|data: &[u8]| {
         assert!(!seen[x.index], "landmark {} planned twice", x.index);
         seen[x.index] = true;
     }
-    let bearings: Vec<f64> = p.iter().map(|x| x.bearing_deg).collect();
-    let _ = uncovered(claim, &bearings, spec.ring_km, 45.0, 1_000_000);
+    let planned: Vec<LatLon> = p.iter().map(|x| positions[x.index]).collect();
+    let _ = uncovered(claim, &planned, spec.ring_km, 45.0, 1_000_000);
 });

@@ -12,7 +12,7 @@
 use crate::baseline::{self, LastLogin, MeasuredPlace, Prior, RelayJudgement, UserBaseline};
 use crate::cities;
 use crate::event::{Claim, Event, EventKind, LandmarkRef, parse_line};
-use crate::geo::{LatLon, bearing_deg, distance_km};
+use crate::geo::{LatLon, distance_km};
 use crate::keys::{KeyStats, KeySummary};
 use crate::landmarks::Landmarks;
 use crate::likelihood::{self, LikelihoodConfig};
@@ -1282,14 +1282,12 @@ impl<'a> Analyzer<'a> {
             && !reasons.iter().any(|r| LOCATION_CODES.contains(&r.code))
         {
             let ring_km = PlanSpec::default().ring_km;
-            let bearings: Vec<f64> = st
+            let measured: Vec<LatLon> = st
                 .rtts
                 .iter()
                 .map(|o| self.landmarks.get(o.idx).pos)
-                .filter(|p| (ring_km[0]..=ring_km[1]).contains(&distance_km(c.pos, *p)))
-                .map(|p| bearing_deg(c.pos, p))
                 .collect();
-            let open = plan::uncovered(c.pos, &bearings, ring_km, COVER_DEG, COVER_MIN_POPULATION);
+            let open = plan::uncovered(c.pos, &measured, ring_km, COVER_DEG, COVER_MIN_POPULATION);
             if let Some(first) = open.first() {
                 notes.push(format!(
                     "the claim was tested in few directions: no landmark {:.0}–{:.0} km from it lies within {COVER_DEG:.0}° of the bearing of {} ({:.0}°, {:.0} km){}; a false claim from there could pass — measure landmarks in that direction too (`rampart presence plan` lists them)",

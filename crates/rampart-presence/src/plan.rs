@@ -172,17 +172,22 @@ fn bearing_sep(a: f64, b: f64) -> f64 {
     d.min(360.0 - d)
 }
 
-/// Cities of at least `min_population` that lie `ring_km` from the claim with no ring landmark
-/// (given by its bearing from the claim) within `cover_deg` of their bearing: populated
+/// Cities of at least `min_population` that lie `ring_km` from the claim with none of the
+/// `landmarks` that also lie `ring_km` from it within `cover_deg` of their bearing: populated
 /// directions in which a false claim would go untested. Most populous first. Oceans and deserts
 /// without such cities are not reported, so a coastal claim is not faulted for its sea side.
 pub fn uncovered(
     claim: LatLon,
-    ring_bearings: &[f64],
+    landmarks: &[LatLon],
     ring_km: [f64; 2],
     cover_deg: f64,
     min_population: u64,
 ) -> Vec<Uncovered> {
+    let ring_bearings: Vec<f64> = landmarks
+        .iter()
+        .filter(|p| (ring_km[0]..=ring_km[1]).contains(&distance_km(claim, **p)))
+        .map(|p| bearing_deg(claim, *p))
+        .collect();
     // The band as bounds on the dot product of unit vectors: one multiply-add per city.
     let u = claim.to_unit();
     let cos = |km: f64| {
@@ -355,7 +360,6 @@ mod tests {
         let lisbon = ll(38.7223, -9.1393);
         let paris = ll(48.8566, 2.3522);
         let band = [400.0, 3_000.0];
-        let to_paris = bearing_deg(lisbon, paris);
         // No ring landmark at all: every big city in the band is uncovered, Paris among them,
         // most populous first; nothing out in the Atlantic.
         let all = uncovered(lisbon, &[], band, 45.0, 1_000_000);
@@ -373,8 +377,9 @@ mod tests {
                 .all(|u| !(200.0..=340.0).contains(&u.bearing_deg)),
             "{all:?}"
         );
-        // A landmark towards Paris covers Paris (and what lies within 45° of it), not Algiers.
-        let some = uncovered(lisbon, &[to_paris], band, 45.0, 1_000_000);
+        // A landmark in Paris covers Paris (and what lies within 45° of it), not Algiers; one
+        // in Lisbon itself is not on the ring and covers nothing.
+        let some = uncovered(lisbon, &[paris, lisbon], band, 45.0, 1_000_000);
         assert!(!some.iter().any(|u| u.city.name == "Paris"), "{some:?}");
         assert!(some.iter().any(|u| u.city.name == "Algiers"), "{some:?}");
         assert!(some.len() < all.len());

@@ -775,12 +775,8 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<u8> {
     let chosen = plan(&positions, claim, &spec);
     let ring = chosen.iter().filter(|p| p.role == Role::Ring).count();
     let gap = widest_gap_deg(&chosen);
-    let in_band: Vec<f64> = chosen
-        .iter()
-        .filter(|p| (lo..=hi).contains(&p.distance_km))
-        .map(|p| p.bearing_deg)
-        .collect();
-    let open = uncovered(claim, &in_band, [lo, hi], COVER_DEG, COVER_MIN_POPULATION);
+    let planned: Vec<LatLon> = chosen.iter().map(|p| positions[p.index]).collect();
+    let open = uncovered(claim, &planned, [lo, hi], COVER_DEG, COVER_MIN_POPULATION);
     let mut warnings = Vec::new();
     if ring < a.ring {
         warnings.push(format!(
