@@ -56,8 +56,7 @@ impl Default for PlanSpec {
 }
 
 /// Why a landmark is in the plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// One of the nearest to the claim.
     Near,
@@ -65,6 +64,17 @@ pub enum Role {
     Ring,
     /// Added because the ring had too few candidates.
     TopUp,
+}
+
+impl Role {
+    /// The name used in output: `near`, `ring`, `top-up`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Near => "near",
+            Role::Ring => "ring",
+            Role::TopUp => "top-up",
+        }
+    }
 }
 
 /// One landmark of a plan.
@@ -226,12 +236,10 @@ pub fn widest_gap_deg(p: &[Planned]) -> f64 {
             .filter(|x| x.role == Role::Ring)
             .map(|x| x.bearing_deg),
     )
-    .0
 }
 
-/// The widest gap between bearings (degrees) and the bearing in its middle: `(360, opposite the
-/// one)` for one bearing, `(360, 0)` for none.
-pub fn widest_gap(bearings_deg: impl IntoIterator<Item = f64>) -> (f64, f64) {
+/// The widest gap between bearings, degrees (360 with fewer than two).
+fn widest_gap(bearings_deg: impl IntoIterator<Item = f64>) -> f64 {
     let mut b: Vec<f64> = bearings_deg
         .into_iter()
         .filter(|x| x.is_finite())
@@ -239,17 +247,11 @@ pub fn widest_gap(bearings_deg: impl IntoIterator<Item = f64>) -> (f64, f64) {
         .collect();
     b.sort_by(f64::total_cmp);
     match b.as_slice() {
-        [] => (360.0, 0.0),
-        [one] => (360.0, (one + 180.0).rem_euclid(360.0)),
-        [first, .., last] => {
-            let mut best = (first + 360.0 - last, (last + (first + 360.0 - last) / 2.0));
-            for w in b.windows(2) {
-                if w[1] - w[0] > best.0 {
-                    best = (w[1] - w[0], w[0] + (w[1] - w[0]) / 2.0);
-                }
-            }
-            (best.0, best.1.rem_euclid(360.0))
-        }
+        [first, .., last] => b
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(first + 360.0 - last, f64::max),
+        _ => 360.0,
     }
 }
 
@@ -339,18 +341,12 @@ mod tests {
 
     #[test]
     fn the_widest_gap_wraps_around_north() {
-        assert_eq!(widest_gap([]), (360.0, 0.0));
-        assert_eq!(widest_gap([90.0]), (360.0, 270.0));
-        let (g, mid) = widest_gap([350.0, 20.0, 100.0]);
-        assert!(
-            (g - 250.0).abs() < 1e-9 && (mid - 225.0).abs() < 1e-9,
-            "{g} {mid}"
-        );
-        let (g, mid) = widest_gap([-10.0, 100.0, 170.0]);
-        assert!(
-            (g - 180.0).abs() < 1e-9 && (mid - 260.0).abs() < 1e-9,
-            "{g} {mid}"
-        );
+        assert_eq!(widest_gap([]), 360.0);
+        assert_eq!(widest_gap([90.0]), 360.0);
+        let g = widest_gap([350.0, 20.0, 100.0]);
+        assert!((g - 250.0).abs() < 1e-9, "{g}");
+        let g = widest_gap([-10.0, 100.0, 170.0]);
+        assert!((g - 180.0).abs() < 1e-9, "{g}");
     }
 
     #[test]

@@ -818,11 +818,6 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<u8> {
             chosen.len()
         ));
     }
-    let role = |r: Role| match r {
-        Role::Near => "near",
-        Role::Ring => "ring",
-        Role::TopUp => "top-up",
-    };
     match a.format {
         PlanFormat::Json => {
             let lms: Vec<serde_json::Value> = chosen
@@ -833,7 +828,7 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<u8> {
                         "id": l.id,
                         "lat": l.pos.lat,
                         "lon": l.pos.lon,
-                        "role": p.role,
+                        "role": p.role.as_str(),
                         "distance_km": (p.distance_km * 10.0).round() / 10.0,
                         "bearing_deg": (p.bearing_deg.rem_euclid(360.0) * 10.0).round() / 10.0,
                     })
@@ -871,7 +866,7 @@ fn plan_cmd(a: PlanArgs) -> anyhow::Result<u8> {
                 outln!(
                     "{:<24} {:<7} {:>12.0} {:>7.0}°",
                     landmarks.get(p.index as u32).id,
-                    role(p.role),
+                    p.role.as_str(),
                     p.distance_km,
                     p.bearing_deg.rem_euclid(360.0)
                 );
