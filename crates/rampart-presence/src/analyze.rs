@@ -1149,9 +1149,7 @@ impl<'a> Analyzer<'a> {
                     }
                 }
             }
-            if !reg.points.is_empty()
-                && let Some(centre) = reg.centroid
-            {
+            if let Some(centre) = reg.centroid {
                 measured_from = Some((
                     centre,
                     nearest.map_or_else(|| "?".into(), |(c, _)| c.label()),
@@ -1476,20 +1474,13 @@ impl<'a> Analyzer<'a> {
         // the RTTs put them too (if this is still the user's last login).
         if claim_disputed
             && let (Some((centre, near, reg)), Some(u)) = (measured_from, st.user.as_deref())
+            && let Some(radius_km) = reg.extent_km(centre.to_unit())
         {
-            // A disk around the region: its centre and its farthest grid point (plus half a
-            // grid spacing).
-            let c = centre.to_unit();
-            let min_dot = reg
-                .points
-                .iter()
-                .map(|q| c[0] * q[0] + c[1] * q[1] + c[2] * q[2])
-                .fold(1.0, f64::min);
+            // A disk around the region, centred on its centroid.
             let m = MeasuredPlace {
                 lat: centre.lat,
                 lon: centre.lon,
-                radius_km: crate::geo::EARTH_RADIUS_KM * min_dot.clamp(-1.0, 1.0).acos()
-                    + reg.spacing_km / 2.0,
+                radius_km,
                 near,
             };
             let e = self.baseline_mut(u);

@@ -164,6 +164,21 @@ impl Region {
         let d = EARTH_RADIUS_KM * best.clamp(-1.0, 1.0).acos();
         Some((d - self.spacing_km / 2.0).max(0.0))
     }
+
+    /// Distance from `p` to the farthest feasible grid point, plus half a grid spacing (so it
+    /// errs towards "farther"): a disk of this radius around `p` holds the whole region. `None`
+    /// when the region is empty.
+    pub fn extent_km(&self, p: [f64; 3]) -> Option<f64> {
+        if self.points.is_empty() {
+            return None;
+        }
+        let worst = self
+            .points
+            .iter()
+            .map(|q| p[0] * q[0] + p[1] * q[1] + p[2] * q[2])
+            .fold(1.0, f64::min);
+        Some(EARTH_RADIUS_KM * worst.clamp(-1.0, 1.0).acos() + self.spacing_km / 2.0)
+    }
 }
 
 /// The smallest fibre disk of the landmarks: its centre and radius (km, at most half the
@@ -312,6 +327,16 @@ mod tests {
                 distance_km(c, truth) < dist,
                 "centroid {c:?} far from {truth:?}"
             );
+            // A disk of the extent around the centroid holds every point, the truth included.
+            let r = region.extent_km(c.to_unit()).unwrap();
+            assert!(distance_km(c, truth) <= r, "{truth:?}: extent {r}");
+            assert!(
+                region
+                    .points
+                    .iter()
+                    .all(|q| crate::geo::unit_distance_km(c.to_unit(), *q) <= r),
+                "{truth:?}: extent {r}"
+            );
         }
     }
 
@@ -382,5 +407,6 @@ mod tests {
         let r = compute(&[], &RegionConfig::default());
         assert!(r.points.is_empty() && r.centroid.is_none());
         assert_eq!(r.distance_km([1.0, 0.0, 0.0]), None);
+        assert_eq!(r.extent_km([1.0, 0.0, 0.0]), None);
     }
 }

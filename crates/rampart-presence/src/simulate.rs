@@ -588,7 +588,7 @@ impl Path {
 fn choose_landmarks(
     rng: &mut Rng,
     cfg: &SimConfig,
-    lms: &[(String, LatLon)],
+    positions: &[LatLon],
     claim: LatLon,
 ) -> Vec<usize> {
     let spec = PlanSpec {
@@ -598,8 +598,10 @@ fn choose_landmarks(
         // Never fewer than the minimum asked for.
         min_total: (cfg.landmarks_near[0] + cfg.landmarks_far[0]).max(1),
     };
-    let pos: Vec<LatLon> = lms.iter().map(|l| l.1).collect();
-    plan(&pos, claim, &spec).iter().map(|p| p.index).collect()
+    plan(positions, claim, &spec)
+        .iter()
+        .map(|p| p.index)
+        .collect()
 }
 
 /// Run the simulation. Events go to `events`, one label per session to `labels`.
@@ -629,6 +631,7 @@ pub fn simulate(
             lms.push((id, c.pos));
         }
     }
+    let lm_positions: Vec<LatLon> = lms.iter().map(|l| l.1).collect();
     let server_city = cities::lookup(&cfg.server_city, None).ok_or("server city not found")?;
     let server_pos = server_city.pos;
     let mut out_lms: Vec<SimLandmark> = lms
@@ -873,7 +876,7 @@ pub fn simulate(
         )));
         // The verifier's choice: the landmarks nearest to the claim, plus farther ones spread in
         // bearing around it.
-        let chosen = choose_landmarks(&mut rng, cfg, &lms, claim_pos);
+        let chosen = choose_landmarks(&mut rng, cfg, &lm_positions, claim_pos);
         let take = chosen.len();
         let acc = &cfg.access[p.access];
         let mut t = t0 + 500.0;
