@@ -174,8 +174,8 @@ RTTs to landmarks that all sit near the claimed place cannot tell \"here, on a s
 from \"1,000 km away on a fast one\"; a false claim is refuted only when some landmark lies
 roughly towards where the user really is. The plan is the --near landmarks nearest the claim
 (they pin down the access delay) plus --ring landmarks --ring-km away, spread evenly in bearing.
-With the default 3 + 8, the simulated benchmark rejected 99.1-100 % of claims >= 1,000 km off
-on all 23 of its scenarios at <= 0.9 % false rejections (BENCHMARKS.md, \"the landmark plan\");
+With the default 3 + 8, the simulated benchmark rejected 99.0-100 % of claims >= 1,000 km off
+on all 23 of its scenarios at <= 0.4 % false rejections (BENCHMARKS.md, \"the landmark plan\");
 with 2-4 ring landmarks, claims 1,000-1,500 km off are the usual misses. Directions count where
 people live: a city of over a million people on the ring with no landmark within 45 degrees of
 its bearing is reported. Landmarks must be unicast hosts at known places.
