@@ -66,6 +66,9 @@ json.dump(d, open(sys.argv[3], "w"), indent=1)' "$base" "$PLAN" "$OUT/$name.conf
     if [ -n "${PLAN:-}" ]; then
         python3 bench/presence/location_breakdown.py "$OUT/$name.labels.jsonl" "$OUT/$name.report.jsonl"
     fi
+    if [[ $name =~ ^cloud ]]; then
+        python3 bench/presence/location_by_region.py "$OUT/$name.labels.jsonl" "$OUT/$name.report.jsonl"
+    fi
     if [ "${SWEEP:-1}" = 1 ] && [ -z "${PLAN:-}" ]; then
         for f in 0.3333333333333333 0 0.25 0.5; do
             echo "{\"reservoir\": 200, \"likelihood\": {\"enabled\": false}, \"region\": {\"gamma_max\": 3.0, \"slack_ms\": 5.0, \"outlier_fraction\": $f, \"rings\": 24, \"azimuths\": 64}}" >"$OUT/sweep.json"
@@ -120,6 +123,11 @@ echo "## relays adding only 40-70 ms (second hop 100-700 km, fast encoder)" >&2
 run near-threshold-relays-s5 --profile default --seed 5 --config bench/presence/near-threshold.json
 run alternative-near-threshold-s31 --profile alternative --seed 31 --config bench/presence/near-threshold.json
 run alt2-near-threshold-s4343 --profile default --seed 4343 --config bench/presence/alt2-near-threshold.json
+echo "## a real verifier's landmark set: 64 cloud-region metros (stop 16, written and run once)" >&2
+# Users everywhere (the profiles' world), landmarks only where AWS, Google Cloud and Azure have
+# public regions (bench/presence/cloud-regions.json). Results by region of the claim.
+run cloud-s8080 --profile default --seed 8080 --config bench/presence/cloud-regions.json
+run cloud-alternative-s8081 --profile alternative --seed 8081 --config bench/presence/cloud-regions.json
 
 if [ -n "${PLAN:-}" ] || [ -n "${ONLY:-}" ]; then
     exit 0

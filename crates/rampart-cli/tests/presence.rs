@@ -512,6 +512,16 @@ fn plan_picks_the_nearest_then_a_ring_and_says_when_the_ring_is_thin() {
         "{stderr}"
     );
 
+    // Honolulu: no landmark within 800 km (Los Angeles is ~4,100 km away) — the access delay
+    // cannot be pinned down; exit 1 and the nearest is named.
+    let out = plan(dir.path(), &["--lat", "21.3069", "--lon", "-157.8583"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no landmark within 800 km of the claim (nearest: lax, 41"),
+        "{stderr}"
+    );
+
     // Ambiguous and unknown cities, a bad band, a missing file: exit 2 with the reason.
     for (args, want) in [
         (vec!["--claim", "Udaipur"], "names several places"),

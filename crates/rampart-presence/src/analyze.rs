@@ -17,7 +17,7 @@ use crate::keys::{KeyStats, KeySummary};
 use crate::landmarks::Landmarks;
 use crate::likelihood::{self, LikelihoodConfig};
 use crate::physics::{self, PhysicsConfig};
-use crate::plan::{self, COVER_DEG, COVER_MIN_POPULATION, PlanSpec};
+use crate::plan::{self, COVER_DEG, COVER_MIN_POPULATION, NEAR_MAX_KM, PlanSpec};
 use crate::region::{self, RegionConfig};
 use crate::relay::{self, Reservoir};
 use serde::Serialize;
@@ -1303,6 +1303,25 @@ impl<'a> Analyzer<'a> {
                     }
                 ));
             }
+        }
+        // Without a landmark near the claim the access delay is not pinned down (see
+        // `plan::NEAR_MAX_KM`), whatever the verdict.
+        if let Some(c) = &st.claim
+            && obs.len() >= cfg.min_landmarks
+            && let Some((lm, d)) = st
+                .rtts
+                .iter()
+                .map(|o| {
+                    let lm = self.landmarks.get(o.idx);
+                    (lm, distance_km(c.pos, lm.pos))
+                })
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+            && d > NEAR_MAX_KM
+        {
+            notes.push(format!(
+                "no landmark within {NEAR_MAX_KM:.0} km of the claimed place (nearest: {}, {d:.0} km): the access delay is not pinned down, so location judgements here are less reliable both ways — measure a landmark near the claim (`rampart presence plan`)",
+                lm.id
+            ));
         }
         // The user's baselines as they stood before this session (keys and relay judge on them).
         let user_b = if st.has_keys || st.loops.is_some() {

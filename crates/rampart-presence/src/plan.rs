@@ -25,6 +25,11 @@ use crate::geo::{EARTH_RADIUS_KM, LatLon, bearing_deg, distance_km};
 /// A ring landmark covers the directions within this many degrees of its bearing (four
 /// landmarks 90° apart cover every direction).
 pub const COVER_DEG: f64 = 45.0;
+/// A landmark within this distance of the claim pins down the access delay. Without one, an
+/// access delay and a distance trade off against each other, and location judgements are weaker
+/// both ways (measured on cloud-region landmarks: 1–2 % of genuine claims disputed against
+/// 0.1–0.7 % with one, BENCHMARKS.md).
+pub const NEAR_MAX_KM: f64 = 800.0;
 /// Directions matter where people live: a direction is reported as untested only if a city of
 /// at least this many people lies on the ring there.
 pub const COVER_MIN_POPULATION: u64 = 1_000_000;

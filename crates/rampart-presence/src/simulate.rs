@@ -80,6 +80,9 @@ pub struct SimConfig {
     pub landmark_spacing_km: f64,
     /// ...at most this many.
     pub landmark_max: usize,
+    /// Or exactly these cities (names as in claims, e.g. `"Frankfurt am Main, DE"`), in place of
+    /// the three settings above: a verifier's real set, such as cloud-region metros.
+    pub landmark_cities: Vec<String>,
     /// A session measures this many landmarks nearest to the claimed place...
     pub landmarks_near: [usize; 2],
     /// ...plus this many farther ones, spread in bearing around the claim...
@@ -176,6 +179,7 @@ impl Default for SimConfig {
             landmark_min_population: 1_000_000,
             landmark_spacing_km: 300.0,
             landmark_max: 250,
+            landmark_cities: Vec::new(),
             landmarks_near: [2, 4],
             landmarks_far: [2, 4],
             landmark_far_km: [800.0, 3_000.0],
@@ -269,6 +273,7 @@ impl SimConfig {
             landmark_min_population: 300_000,
             landmark_spacing_km: 450.0,
             landmark_max: 400,
+            landmark_cities: Vec::new(),
             landmarks_near: [1, 3],
             landmarks_far: [2, 5],
             landmark_far_km: [600.0, 4_000.0],
@@ -458,6 +463,11 @@ impl SimConfig {
         if self.landmarks_near[1] + self.landmarks_far[1] == 0 {
             return Err("landmarks_near and landmarks_far allow no landmark at all".into());
         }
+        for c in &self.landmark_cities {
+            if cities::lookup(c, None).is_none() {
+                return Err(format!("landmark_cities: `{c}` is not in the cities table"));
+            }
+        }
         if cities::lookup(&self.server_city, None).is_none() {
             return Err(format!(
                 "server_city `{}` is not in the cities table",
@@ -613,22 +623,34 @@ pub fn simulate(
     cfg.validate()?;
     let mut rng = Rng(Xoshiro256PlusPlus::seed_from_u64(cfg.seed));
     let io = |e: std::io::Error| format!("write error: {e}");
-    // Landmarks: populous cities, greedily thinned.
+    // Landmarks: the listed cities, or populous cities greedily thinned.
+    let lm_id = |c: &City| {
+        format!(
+            "lm-{}-{}",
+            c.name.to_lowercase().replace([' ', '"', '\\'], "-"),
+            c.country.to_lowercase()
+        )
+    };
     let mut lms: Vec<(String, LatLon)> = Vec::new();
+    for name in &cfg.landmark_cities {
+        if let Some(c) = cities::lookup(name, None)
+            && lms.iter().all(|(_, p)| distance_km(*p, c.pos) > 1.0)
+        {
+            lms.push((lm_id(&c), c.pos));
+        }
+    }
     for c in cities::all() {
-        if c.population < cfg.landmark_min_population || lms.len() >= cfg.landmark_max {
+        if !cfg.landmark_cities.is_empty()
+            || c.population < cfg.landmark_min_population
+            || lms.len() >= cfg.landmark_max
+        {
             break;
         }
         if lms
             .iter()
             .all(|(_, p)| distance_km(*p, c.pos) >= cfg.landmark_spacing_km)
         {
-            let id = format!(
-                "lm-{}-{}",
-                c.name.to_lowercase().replace([' ', '"', '\\'], "-"),
-                c.country.to_lowercase()
-            );
-            lms.push((id, c.pos));
+            lms.push((lm_id(c), c.pos));
         }
     }
     let lm_positions: Vec<LatLon> = lms.iter().map(|l| l.1).collect();
@@ -1067,6 +1089,46 @@ mod tests {
         );
         assert!(lms.iter().any(|l| l.id == "server"));
         assert!(lms.len() > 50);
+    }
+
+    #[test]
+    fn a_listed_landmark_set_replaces_the_populous_cities() {
+        let mut c = SimConfig {
+            landmark_cities: vec![
+                "Frankfurt am Main, DE".into(),
+                "Paris, FR".into(),
+                "Singapore, SG".into(),
+            ],
+            ..small(7)
+        };
+        let (mut e, mut l) = (Vec::new(), Vec::new());
+        let (s, lms) = simulate(&c, &mut e, &mut l).unwrap();
+        assert!(s.sessions > 0);
+        let ids: Vec<&str> = lms.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "lm-frankfurt-am-main-de",
+                "lm-paris-fr",
+                "lm-singapore-sg",
+                "server"
+            ]
+        );
+        // Every RTT goes to a listed landmark or the server.
+        let text = String::from_utf8(e).unwrap();
+        for line in text.lines().filter(|l| l.contains(r#""type":"rtt""#)) {
+            assert!(
+                ids.iter()
+                    .any(|id| line.contains(&format!(r#""landmark":"{id}""#))),
+                "{line}"
+            );
+        }
+        c.landmark_cities.push("Nowhere At All".into());
+        let err = c.validate().unwrap_err();
+        assert!(
+            err.contains("landmark_cities") && err.contains("Nowhere At All"),
+            "{err}"
+        );
     }
 
     #[test]

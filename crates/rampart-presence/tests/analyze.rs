@@ -127,6 +127,34 @@ fn genuine_session_is_consistent_and_its_region_contains_the_truth() {
 }
 
 #[test]
+fn a_claim_with_no_landmark_near_it_gets_a_note_whatever_the_verdict() {
+    // In Phoenix, claiming Phoenix, measuring only landmarks 940-1,800 km away: the access delay
+    // and the distance trade off, so the note says the judgement is weak. With Phoenix's own
+    // landmarks (the first test) there is no such note.
+    let far = [
+        ("den", 39.7392, -104.9903),
+        ("dfw", 32.7767, -96.797),
+        ("sea", 47.6062, -122.3321),
+        ("lap", 24.1426, -110.3128),
+    ];
+    let mut lines = vec![login("s1", "ana", 0.0, r#"{"city":"Phoenix, AZ"}"#)];
+    lines.extend(rtt_lines_to("s1", 10.0, phoenix(), 9.0, &far, true));
+    lines.push(login("s2", "bo", 1_000.0, r#"{"city":"Phoenix, AZ"}"#));
+    lines.extend(rtt_lines("s2", 1_010.0, phoenix(), 9.0));
+    let (r, _, e) = run(Config::default(), &lines);
+    assert!(e.is_empty(), "{e:?}");
+    let note = |s: &SessionReport| {
+        s.notes
+            .iter()
+            .find(|n| n.contains("no landmark within 800 km"))
+            .cloned()
+    };
+    let n = note(&r[0]).unwrap_or_else(|| panic!("{:#?}", r[0]));
+    assert!(n.contains("nearest: den, 94"), "{n}");
+    assert_eq!(note(&r[1]), None, "{:#?}", r[1]);
+}
+
+#[test]
 fn a_claim_tested_all_round_gets_no_coverage_note_and_a_rejected_one_needs_none() {
     // Phoenix's four landmarks plus Seattle (north-west) and La Paz, BCS (south), defined
     // inline: the ring now has bearings ~20°, 95°, 160° and 330°.
