@@ -4,7 +4,8 @@
 Same sessions as roc.py's location line: non-relayed claims >= 1,000 km from the truth (false)
 vs < 100 km (genuine), with >= 3 landmarks measured. "Rejected" = any location reason. Groups:
   * region of the claimed place, by coarse latitude/longitude boxes (not borders);
-  * landmarks measured 800-3,000 km from the claim (the ring of `rampart presence plan`).
+  * landmarks measured 800-3,000 km from the claim (the ring of `rampart presence plan`);
+  * the measured landmark nearest the claim (`plan::NEAR_MAX_KM` is 800 km).
 
 Usage: location_by_region.py LABELS.jsonl REPORT.jsonl
 Standard library only.
@@ -42,6 +43,7 @@ def main(argv):
     labels = {l["session"]: l for l in load_jsonl(argv[1])}
     by_region = collections.defaultdict(lambda: [0, 0, 0, 0])
     by_ring = collections.defaultdict(lambda: [0, 0, 0, 0])
+    by_near = collections.defaultdict(lambda: [0, 0, 0, 0])
     for rec in load_jsonl(argv[2]):
         r = rec.get("session")
         if not isinstance(r, dict):
@@ -55,10 +57,13 @@ def main(argv):
         if 100.0 <= off < 1000.0:
             continue
         hit = any(x["code"] in LOC_CODES for x in r["reasons"])
-        ring = sum(1 for x in lms if x.get("distance_km") is not None and 800.0 <= x["distance_km"] <= 3000.0)
+        dist = [x["distance_km"] for x in lms if x.get("distance_km") is not None]
+        ring = sum(1 for d in dist if 800.0 <= d <= 3000.0)
+        near = min(dist, default=float("inf"))
+        near = "< 300" if near < 300 else "300-800" if near < 800 else "800-1,500" if near < 1500 else ">= 1,500"
         ring = "8+" if ring >= 8 else "5-7" if ring >= 5 else str(ring) if ring >= 3 else "0-2"
         k = 0 if off >= 1000.0 else 2
-        for g in (by_region[region(c["lat"], c["lon"])], by_ring[ring]):
+        for g in (by_region[region(c["lat"], c["lon"])], by_ring[ring], by_near[near]):
             g[k] += 1
             g[k + 1] += hit
 
@@ -74,6 +79,7 @@ def main(argv):
 
     show("by region of the claim:", by_region)
     show("by landmarks measured 800-3,000 km from the claim:", by_ring, ["0-2", "3", "4", "5-7", "8+"])
+    show("by the measured landmark nearest the claim (km):", by_near, ["< 300", "300-800", "800-1,500", ">= 1,500"])
     return 0
 
 
