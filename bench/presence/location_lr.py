@@ -4,7 +4,7 @@ report of `rampart presence analyze --format jsonl` and the simulator's labels.
 
 Same sessions as roc.py's location line: non-relayed claims >= 1,000 km from the truth (false)
 vs < 100 km (genuine), sessions with a `location_test` (a claim and >= 3 landmarks). Prints:
-  * rejected / false rejections at the report's own threshold (the shipped one);
+  * rejected / false rejections at each session's own threshold (the report's `threshold`, the shipped one);
   * rejected at the thresholds giving 0 / 0.5 / 1 % false rejections on this file's genuine
     claims (a ceiling for any threshold choice);
   * calibration: P(T > t) on genuine claims against e^-t (Wilks: 2T ~ chi2 with 2 degrees of
@@ -29,6 +29,9 @@ def main(argv):
         return 2
     labels = {l["session"]: l for l in load_jsonl(argv[1])}
     fraud, genuine, every = [], [], []
+    # Whether each session's T is above its own threshold (the report's `threshold`: larger when
+    # no landmark is near the claim, likelihood.threshold_far).
+    fraud_own, genuine_own = [], []
     threshold = None
     for rec in load_jsonl(argv[2]):
         r = rec.get("session")
@@ -46,8 +49,10 @@ def main(argv):
         off = lab["claim_offset_km"]
         if off >= 1000.0:
             fraud.append(t)
+            fraud_own.append(t > threshold)
         elif off < 100.0:
             genuine.append(t)
+            genuine_own.append(t > threshold)
     if not fraud or not genuine:
         print("location LR: no sessions to score")
         return 1
@@ -55,9 +60,9 @@ def main(argv):
     def result(thr):
         return sum(t > thr for t in fraud) / len(fraud), sum(t > thr for t in genuine) / len(genuine)
 
-    rej, fal = result(threshold)
+    rej, fal = sum(fraud_own) / len(fraud), sum(genuine_own) / len(genuine)
     print(
-        f"location LR alone (threshold {threshold:.2f}): rejected {rej:.4f} of {len(fraud)}; "
+        f"location LR alone (its thresholds): rejected {rej:.4f} of {len(fraud)}; "
         f"false rejections {fal:.4%} of {len(genuine)}"
     )
     neg = sorted(genuine, reverse=True)

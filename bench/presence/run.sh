@@ -128,6 +128,10 @@ echo "## a real verifier's landmark set: 64 cloud-region metros (stop 16, writte
 # public regions (bench/presence/cloud-regions.json). Results by region of the claim.
 run cloud-s8080 --profile default --seed 8080 --config bench/presence/cloud-regions.json
 run cloud-alternative-s8081 --profile alternative --seed 8081 --config bench/presence/cloud-regions.json
+# Written before the threshold for claims without a landmark within 800 km (stop 16), as its
+# check: alt5's and alt9's networks, people and countries with the same cloud landmarks.
+run cloud-alt5-s8082 --profile default --seed 8082 --config bench/presence/cloud-alt5.json
+run cloud-alt9-alternative-s8083 --profile alternative --seed 8083 --config bench/presence/cloud-alt9.json
 
 if [ -n "${PLAN:-}" ] || [ -n "${ONLY:-}" ]; then
     exit 0

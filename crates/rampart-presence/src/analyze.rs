@@ -14,7 +14,7 @@ use crate::cities;
 use crate::event::{Claim, Event, EventKind, LandmarkRef, parse_line};
 use crate::geo::{LatLon, distance_km};
 use crate::keys::{KeyStats, KeySummary};
-use crate::landmarks::Landmarks;
+use crate::landmarks::{Landmark, Landmarks};
 use crate::likelihood::{self, LikelihoodConfig};
 use crate::physics::{self, PhysicsConfig};
 use crate::plan::{self, COVER_DEG, COVER_MIN_POPULATION, NEAR_MAX_KM, PlanSpec};
@@ -959,6 +959,25 @@ impl<'a> Analyzer<'a> {
         self.reports.push(report);
     }
 
+    /// The measured landmark nearest a point, and its distance, km.
+    fn nearest_measured(&self, rtts: &[LmObs], pos: LatLon) -> Option<(&Landmark, f64)> {
+        rtts.iter()
+            .map(|o| {
+                let lm = self.landmarks.get(o.idx);
+                (lm, distance_km(pos, lm.pos))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    /// The likelihood test's threshold for a claimed point: the larger one when no measured
+    /// landmark lies within [`NEAR_MAX_KM`] of it.
+    fn lr_threshold(&self, rtts: &[LmObs], pos: LatLon, cfg: &Config) -> f64 {
+        match self.nearest_measured(rtts, pos) {
+            Some((_, d)) if d > NEAR_MAX_KM => cfg.likelihood.threshold_far,
+            _ => cfg.likelihood.threshold,
+        }
+    }
+
     /// Which of the [`LOCATION_CODES`] hold for a claimed point: impossible, impossible on a
     /// single sample, below fibre, outside the model region, unlikely by the likelihood test.
     fn location_flags(
@@ -990,9 +1009,9 @@ impl<'a> Analyzer<'a> {
             let f = region::feasible(obs, pos.to_unit(), radius_km, &cfg.region);
             !(f.physics && f.model)
         };
-        let unlikely = lr.is_some_and(|m| {
-            m.test(pos.to_unit(), radius_km, &cfg.likelihood).t > cfg.likelihood.threshold
-        });
+        let threshold = self.lr_threshold(rtts, pos, cfg);
+        let unlikely =
+            lr.is_some_and(|m| m.test(pos.to_unit(), radius_km, &cfg.likelihood).t > threshold);
         [imp, single, fibre, outside, unlikely]
     }
 
@@ -1185,7 +1204,8 @@ impl<'a> Analyzer<'a> {
                     format!("{} ({d:.0} km from it)", city.label())
                 }
             });
-            if test.t > cfg.likelihood.threshold {
+            let threshold = self.lr_threshold(&st.rtts, c.pos, &cfg);
+            if test.t > threshold {
                 let message = if test.t.is_finite() {
                     format!(
                         "RTTs to {} landmarks fit a place ~{best_km:.0} km from the claimed place ({}), near {}, {} times better than the claim (log-likelihood ratio {:.1} > {:.1}; path inflation γ−1 ≈ {:.2}, log-SD {:.2})",
@@ -1198,7 +1218,7 @@ impl<'a> Analyzer<'a> {
                             format!("e^{:.0}", test.t)
                         },
                         test.t,
-                        cfg.likelihood.threshold,
+                        threshold,
                         path.median,
                         path.sigma
                     )
@@ -1222,7 +1242,7 @@ impl<'a> Analyzer<'a> {
             }
             lr_out = Some(LocationTestOut {
                 t: test.t.is_finite().then_some(test.t),
-                threshold: cfg.likelihood.threshold,
+                threshold,
                 best,
                 best_distance_km: best_km,
                 near,
@@ -1308,19 +1328,14 @@ impl<'a> Analyzer<'a> {
         // `plan::NEAR_MAX_KM`), whatever the verdict.
         if let Some(c) = &st.claim
             && obs.len() >= cfg.min_landmarks
-            && let Some((lm, d)) = st
-                .rtts
-                .iter()
-                .map(|o| {
-                    let lm = self.landmarks.get(o.idx);
-                    (lm, distance_km(c.pos, lm.pos))
-                })
-                .min_by(|a, b| a.1.total_cmp(&b.1))
+            && let Some((lm, d)) = self.nearest_measured(&st.rtts, c.pos)
             && d > NEAR_MAX_KM
         {
             notes.push(format!(
-                "no landmark within {NEAR_MAX_KM:.0} km of the claimed place (nearest: {}, {d:.0} km): the access delay is not pinned down, so location judgements here are less reliable both ways — measure a landmark near the claim (`rampart presence plan`)",
-                lm.id
+                "no landmark within {NEAR_MAX_KM:.0} km of the claimed place (nearest: {}, {d:.0} km): the access delay is not pinned down, so location judgements here are less reliable both ways (the likelihood test asks for a log-likelihood ratio above {:.1}, not {:.1}) — measure a landmark near the claim (`rampart presence plan`)",
+                lm.id,
+                cfg.likelihood.threshold_far,
+                cfg.likelihood.threshold
             ));
         }
         // The user's baselines as they stood before this session (keys and relay judge on them).

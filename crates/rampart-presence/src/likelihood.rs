@@ -54,6 +54,13 @@ pub struct LikelihoodConfig {
     pub enabled: bool,
     /// `T` above which the claim is `suspicious`, nats. Default ln 200 ≈ 5.30 (nominal 0.5 %).
     pub threshold: f64,
+    /// ...when no measured landmark lies within [`crate::plan::NEAR_MAX_KM`] of the claim. Then
+    /// the access delay is not pinned down: a place farther along the landmarks' direction with
+    /// a larger access delay fits nearly as well, and `2T` is no longer χ² with 2 degrees of
+    /// freedom (measured: 1–2 % of genuine claims above ln 200 on cloud-region landmarks).
+    /// Default 6.42, half the 99.5 % point of χ² with 3 degrees of freedom: the access delay
+    /// counted as a third free parameter.
+    pub threshold_far: f64,
     /// Routing detour per path, km (the `DET` above). Default 200.
     pub detour_km: f64,
     /// The uncertainty of a landmark's minimum over `n` samples is this times `J / n`, where `J`
@@ -73,6 +80,7 @@ impl Default for LikelihoodConfig {
         LikelihoodConfig {
             enabled: true,
             threshold: 200f64.ln(),
+            threshold_far: 6.419_078,
             detour_km: 200.0,
             noise_factor: 1.0,
             noise_floor_ms: 0.3,

@@ -1,6 +1,7 @@
 //! End-to-end tests of the analyzer on constructed event streams.
 
 use rampart_presence::geo::{KM_PER_RTT_MS_FIBRE, LatLon, destination, distance_km};
+use rampart_presence::likelihood::LikelihoodConfig;
 use rampart_presence::simulate::{SimConfig, simulate};
 use rampart_presence::{Analyzer, Config, Landmarks, Prior, SessionReport, Verdict};
 
@@ -129,8 +130,8 @@ fn genuine_session_is_consistent_and_its_region_contains_the_truth() {
 #[test]
 fn a_claim_with_no_landmark_near_it_gets_a_note_whatever_the_verdict() {
     // In Phoenix, claiming Phoenix, measuring only landmarks 940-1,800 km away: the access delay
-    // and the distance trade off, so the note says the judgement is weak. With Phoenix's own
-    // landmarks (the first test) there is no such note.
+    // and the distance trade off, so the note says the judgement is weak and the likelihood
+    // test uses its larger threshold. With Phoenix's own landmarks there is neither.
     let far = [
         ("den", 39.7392, -104.9903),
         ("dfw", 32.7767, -96.797),
@@ -151,7 +152,13 @@ fn a_claim_with_no_landmark_near_it_gets_a_note_whatever_the_verdict() {
     };
     let n = note(&r[0]).unwrap_or_else(|| panic!("{:#?}", r[0]));
     assert!(n.contains("nearest: den, 94"), "{n}");
+    assert!(n.contains("above 6.4, not 5.3"), "{n}");
     assert_eq!(note(&r[1]), None, "{:#?}", r[1]);
+    // The likelihood test asks for more evidence without a near landmark.
+    let lik = LikelihoodConfig::default();
+    let threshold = |s: &SessionReport| s.location_test.as_ref().map(|l| l.threshold);
+    assert_eq!(threshold(&r[0]), Some(lik.threshold_far));
+    assert_eq!(threshold(&r[1]), Some(lik.threshold));
 }
 
 #[test]
