@@ -969,15 +969,6 @@ impl<'a> Analyzer<'a> {
             .min_by(|a, b| a.1.total_cmp(&b.1))
     }
 
-    /// The likelihood test's threshold for a claimed point: the larger one when no measured
-    /// landmark lies within [`NEAR_MAX_KM`] of it.
-    fn lr_threshold(&self, rtts: &[LmObs], pos: LatLon, cfg: &Config) -> f64 {
-        match self.nearest_measured(rtts, pos) {
-            Some((_, d)) if d > NEAR_MAX_KM => cfg.likelihood.threshold_far,
-            _ => cfg.likelihood.threshold,
-        }
-    }
-
     /// Which of the [`LOCATION_CODES`] hold for a claimed point: impossible, impossible on a
     /// single sample, below fibre, outside the model region, unlikely by the likelihood test.
     fn location_flags(
@@ -1009,7 +1000,9 @@ impl<'a> Analyzer<'a> {
             let f = region::feasible(obs, pos.to_unit(), radius_km, &cfg.region);
             !(f.physics && f.model)
         };
-        let threshold = self.lr_threshold(rtts, pos, cfg);
+        let threshold = cfg
+            .likelihood
+            .threshold_for(self.nearest_measured(rtts, pos).map(|n| n.1));
         let unlikely =
             lr.is_some_and(|m| m.test(pos.to_unit(), radius_km, &cfg.likelihood).t > threshold);
         [imp, single, fibre, outside, unlikely]
@@ -1183,6 +1176,12 @@ impl<'a> Analyzer<'a> {
                 cfg.min_landmarks
             ));
         }
+        // The measured landmark nearest the claim: it sets the likelihood test's threshold and
+        // the note on claims without a near landmark.
+        let nearest = st
+            .claim
+            .as_ref()
+            .and_then(|c| self.nearest_measured(&st.rtts, c.pos));
         // ---- likelihood-ratio test of the claim ----
         let mut lr_model = None;
         let mut lr_out = None;
@@ -1204,7 +1203,7 @@ impl<'a> Analyzer<'a> {
                     format!("{} ({d:.0} km from it)", city.label())
                 }
             });
-            let threshold = self.lr_threshold(&st.rtts, c.pos, &cfg);
+            let threshold = cfg.likelihood.threshold_for(nearest.map(|n| n.1));
             if test.t > threshold {
                 let message = if test.t.is_finite() {
                     format!(
@@ -1325,10 +1324,9 @@ impl<'a> Analyzer<'a> {
             }
         }
         // Without a landmark near the claim the access delay is not pinned down (see
-        // `plan::NEAR_MAX_KM`), whatever the verdict.
-        if let Some(c) = &st.claim
-            && obs.len() >= cfg.min_landmarks
-            && let Some((lm, d)) = self.nearest_measured(&st.rtts, c.pos)
+        // `plan::NEAR_MAX_KM`), whatever the verdict (`nearest` is set only with a claim).
+        if obs.len() >= cfg.min_landmarks
+            && let Some((lm, d)) = nearest
             && d > NEAR_MAX_KM
         {
             notes.push(format!(

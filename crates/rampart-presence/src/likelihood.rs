@@ -90,6 +90,17 @@ impl Default for LikelihoodConfig {
     }
 }
 
+impl LikelihoodConfig {
+    /// The threshold for a claim whose nearest measured landmark is `nearest_km` away:
+    /// [`Self::threshold_far`] beyond [`crate::plan::NEAR_MAX_KM`], else [`Self::threshold`].
+    pub fn threshold_for(&self, nearest_km: Option<f64>) -> f64 {
+        match nearest_km {
+            Some(d) if d > crate::plan::NEAR_MAX_KM => self.threshold_far,
+            _ => self.threshold,
+        }
+    }
+}
+
 /// Path model: `γ − 1` has median `median` and log-SD `sigma`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PathModel {

@@ -632,25 +632,25 @@ pub fn simulate(
         )
     };
     let mut lms: Vec<(String, LatLon)> = Vec::new();
-    for name in &cfg.landmark_cities {
-        if let Some(c) = cities::lookup(name, None)
-            && lms.iter().all(|(_, p)| distance_km(*p, c.pos) > 1.0)
-        {
-            lms.push((lm_id(&c), c.pos));
+    if cfg.landmark_cities.is_empty() {
+        for c in cities::all() {
+            if c.population < cfg.landmark_min_population || lms.len() >= cfg.landmark_max {
+                break;
+            }
+            if lms
+                .iter()
+                .all(|(_, p)| distance_km(*p, c.pos) >= cfg.landmark_spacing_km)
+            {
+                lms.push((lm_id(c), c.pos));
+            }
         }
-    }
-    for c in cities::all() {
-        if !cfg.landmark_cities.is_empty()
-            || c.population < cfg.landmark_min_population
-            || lms.len() >= cfg.landmark_max
-        {
-            break;
-        }
-        if lms
-            .iter()
-            .all(|(_, p)| distance_km(*p, c.pos) >= cfg.landmark_spacing_km)
-        {
-            lms.push((lm_id(c), c.pos));
+    } else {
+        for name in &cfg.landmark_cities {
+            if let Some(c) = cities::lookup(name, None)
+                && lms.iter().all(|(_, p)| distance_km(*p, c.pos) > 1.0)
+            {
+                lms.push((lm_id(&c), c.pos));
+            }
         }
     }
     let lm_positions: Vec<LatLon> = lms.iter().map(|l| l.1).collect();

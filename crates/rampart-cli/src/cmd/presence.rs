@@ -179,9 +179,10 @@ on all 23 of its scenarios at <= 0.4 % false rejections (BENCHMARKS.md, \"the la
 with 2-4 ring landmarks, claims 1,000-1,500 km off are the usual misses. Those scenarios have
 a landmark every 300-450 km. With landmarks only at the 64 metros of public cloud regions it
 was 92-99 % at 0.2-0.4 %, lowest for users far from every region: claims with no landmark
-within 800 km are the misses (and get a stricter likelihood threshold, fewer false rejections). Directions count where people live: a city of over a million people on the
-ring with no landmark within 45 degrees of its bearing is reported. Landmarks must be unicast
-hosts at known places.
+within 800 km are the misses (and get a stricter likelihood threshold, fewer false
+rejections). Directions count where people live: a city of over a million people on the ring
+with no landmark within 45 degrees of its bearing is reported. Landmarks must be unicast hosts
+at known places.
 
 Exit codes:
   0  the plan is complete
