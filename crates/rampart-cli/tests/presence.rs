@@ -554,3 +554,49 @@ fn plan_picks_the_nearest_then_a_ring_and_says_when_the_ring_is_thin() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
 }
+
+/// Session ids and user names come from the events file: the table must not let their control
+/// characters (an `ESC` sequence) or bidi overrides reach the terminal.
+#[test]
+fn table_escapes_control_characters_in_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lm.json"), LANDMARKS).unwrap();
+    let ev = session(
+        "s\\u001b[2J",
+        "bo\\u202egpj.exe",
+        0.0,
+        r#"{"city":"Phoenix"}"#,
+        PHX_RTTS,
+        0,
+    );
+    // ...and so do file names and the values quoted in per-line errors, on stderr.
+    let name = "ev\x1b[2J.jsonl";
+    let bad = r#"{"type":"rtt","session":"x","t_ms":1,"landmark":"\u001b]0;t\u0007","rtt_ms":5}"#;
+    std::fs::write(dir.path().join(name), format!("{ev}{bad}\n")).unwrap();
+    let out = rampart(
+        dir.path(),
+        &[
+            "presence",
+            "analyze",
+            name,
+            "--landmarks",
+            "lm.json",
+            "--no-store",
+        ],
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !table.contains('\x1b') && !table.contains('\u{202E}'),
+        "{table}"
+    );
+    assert!(
+        table.contains("s\\u{1b}[2J") && table.contains("bo\\u{202e}gpj.exe"),
+        "{table}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\x07'),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ev\\u{1b}[2J.jsonl:"), "{stderr}");
+}

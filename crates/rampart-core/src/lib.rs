@@ -19,22 +19,26 @@
 #![deny(missing_docs)]
 
 mod detector;
+mod display;
 mod finding;
 mod redact;
 
 pub use detector::{Detections, Detector, Item};
+pub use display::{terminal_safe, terminal_safe_text};
 
 pub use finding::{Finding, Kind, Location, Severity, Skipped, fingerprint, sha256_hex};
 pub use redact::redact;
 
 /// `eprintln!` that never panics: when the reader of stderr has gone (`2>&1 | head`, a dead log
 /// collector) the line is dropped and the caller carries on. Used for every message the CLI and
-/// the gateway write to stderr, so neither a command nor a running gateway dies of it.
+/// the gateway write to stderr, so neither a command nor a running gateway dies of it. Control
+/// characters from the input (file names, field values) are escaped ([`terminal_safe_text`]).
 #[macro_export]
 macro_rules! stderr_line {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+        let line = format!($($arg)*);
+        let _ = writeln!(std::io::stderr().lock(), "{}", $crate::terminal_safe_text(&line));
     }};
 }
 

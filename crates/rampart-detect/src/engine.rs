@@ -226,7 +226,7 @@ impl RuleSet {
                 return false;
             }
         }
-        if is_placeholder(secret) {
+        if is_placeholder(secret) || is_binary(secret) {
             return false;
         }
         if rule.exclude.iter().any(|x| x.is_match(secret)) {
@@ -336,6 +336,15 @@ fn count_newlines(s: &[u8]) -> u32 {
     memchr::memchr_iter(b'\n', s).count() as u32
 }
 
+/// A candidate with control bytes other than tab and line breaks is binary data — the constants
+/// table of a compiled `.pyc` after `password`, say — not a credential: keys, tokens and typed
+/// passwords never contain `\x00` or `\x17`. (PEM keys span lines, so `\n` and `\r` pass.)
+fn is_binary(secret: &[u8]) -> bool {
+    secret
+        .iter()
+        .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,5 +407,30 @@ negative_examples = ["abc", "abcd"]
         let m = rules.scan(b"QQ918273k-abc564738");
         let ids: Vec<&str> = m.iter().map(|m| rules.rules()[m.rule].id()).collect();
         assert_eq!(ids, vec!["before", "after"]);
+    }
+
+    /// What `.pyc` constants tables look like after `password` and in a `.netrc`-like sequence
+    /// (both found in Debian's own Python packages): not reported; the same values typed as
+    /// text are.
+    #[test]
+    fn binary_candidates_are_not_secrets() {
+        let rules = RuleSet::builtin();
+        let ids = |data: &[u8]| -> Vec<String> {
+            rules
+                .scan(data)
+                .iter()
+                .map(|m| rules.rules()[m.rule].id().to_string())
+                .collect()
+        };
+        assert!(ids(b"password = r\x17\x00\x00\x00\xef\xbf\xbd\x06submitz\x18Server\n").is_empty());
+        assert!(ids(b"machine h login u password )\x08r\xda\x05\x00r\n").is_empty());
+        assert_eq!(
+            ids(b"DB_PASSWORD=hM2kq9Vz7Lw4Rt\n"),
+            ["generic-password-assignment"]
+        );
+        assert_eq!(
+            ids(b"machine git.acme.io login ci-bot password xhnV9stsBsqq3V69znZgyWbH\n"),
+            ["netrc-credentials"]
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The human report.
 
 use crate::Report;
-use rampart_core::Severity;
+use rampart_core::{Severity, terminal_safe as safe};
 use std::io::{self, Write};
 
 const SHOW_SKIPPED: usize = 20;
@@ -32,16 +32,16 @@ pub(crate) fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
             w,
             "{}  {}",
             paint(c, severity_code(f.severity), &sev),
-            paint(c, "1", &f.message)
+            paint(c, "1", &safe(&f.message))
         )?;
-        writeln!(w, "  {:<8}{}", "where", f.location.display())?;
+        writeln!(w, "  {:<8}{}", "where", safe(&f.location.display()))?;
         if let Some(s) = &f.secret {
             let who = f.provider.as_deref().unwrap_or("");
             writeln!(
                 w,
                 "  {:<8}{}  ({who}, rule {})",
                 "secret",
-                paint(c, "35", s),
+                paint(c, "35", &safe(s)),
                 f.rule
             )?;
         } else {
@@ -50,7 +50,7 @@ pub(crate) fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
         if let Some(commit) = &f.location.commit {
             let mut line = commit.chars().take(12).collect::<String>();
             if let Some(a) = &f.location.author {
-                line.push_str(&format!(" by {a}"));
+                line.push_str(&format!(" by {}", safe(a)));
             }
             if let Some(d) = &f.location.date {
                 line.push_str(&format!(" on {d}"));
@@ -66,11 +66,12 @@ pub(crate) fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
         }
         for (k, v) in &f.extra {
             if let Some(s) = v.as_str() {
-                writeln!(w, "  {:<8}{s}", k)?;
+                // At least one space after a long key (`severity_source`).
+                writeln!(w, "  {:<7} {}", k, safe(s))?;
             }
         }
         if let Some(fix) = &f.remediation {
-            writeln!(w, "  {:<8}{fix}", "fix")?;
+            writeln!(w, "  {:<8}{}", "fix", safe(fix))?;
         }
         writeln!(w, "  {:<8}{}", "id", paint(c, "2", &f.fingerprint))?;
         writeln!(w)?;
@@ -78,7 +79,7 @@ pub(crate) fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
     if !r.skipped.is_empty() {
         writeln!(w, "{}", paint(c, "1", "Not scanned:"))?;
         for s in r.skipped.iter().take(SHOW_SKIPPED) {
-            writeln!(w, "  {}: {}", s.path, s.reason)?;
+            writeln!(w, "  {}: {}", safe(&s.path), safe(&s.reason))?;
         }
         if r.skipped.len() > SHOW_SKIPPED {
             writeln!(

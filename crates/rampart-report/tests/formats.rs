@@ -171,3 +171,45 @@ fn baseline_round_trip() {
             .contains("no `findings` array")
     );
 }
+
+/// Scanned input chooses file names, secrets and advisory text: the terminal report must not
+/// pass their control characters (an `ESC` sequence clears the screen or hides lines) or bidi
+/// overrides through, and every label keeps a space before its value.
+#[test]
+fn table_escapes_control_characters_from_scanned_input() {
+    let mut f = Finding::new(
+        Kind::Secret,
+        "generic-password-assignment",
+        Severity::Medium,
+        "Password in an assignment found",
+        Location::file("evil\x1b[2J\x1b[1;1H.env").with_line(1, 10),
+    );
+    f.secret = Some("p4\x1b]0;pwned\x07NPgByarCOj".into());
+    f.extra.insert(
+        "severity_source".into(),
+        serde_json::json!("default \u{202E}txt.exe"),
+    );
+    let skipped = vec![Skipped::new("dir/\x1b[31mred", "unreadable")];
+    for show in [false, true] {
+        let mut out = Vec::new();
+        Report::new(std::slice::from_ref(&f), &skipped)
+            .show_secrets(show)
+            .write(Format::Table, &mut out)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\x1b'), "{text}");
+        assert!(
+            !text.contains('\x07') && !text.contains('\u{202E}'),
+            "{text}"
+        );
+        assert!(
+            text.contains("evil\\u{1b}[2J\\u{1b}[1;1H.env:1:10"),
+            "{text}"
+        );
+        assert!(text.contains("dir/\\u{1b}[31mred"), "{text}");
+        assert!(
+            text.contains("severity_source default \\u{202e}txt.exe"),
+            "{text}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! `rampart fix-plan`: the smallest upgrades that fix the known advisories of a project.
 
 use anyhow::{Result, bail};
-use rampart_core::stderr_line;
+use rampart_core::{stderr_line, terminal_safe as safe};
 use rampart_deps::fixplan::{self, Action};
 use rampart_deps::{DepsDetector, walk};
 
@@ -82,7 +82,7 @@ fn print_table(plan: &fixplan::Plan) {
         return;
     }
     for m in &plan.manifests {
-        outln!("{}", m.manifest);
+        outln!("{}", safe(&m.manifest));
         let rows: Vec<[String; 4]> = m
             .items
             .iter()
@@ -106,11 +106,12 @@ fn print_table(plan: &fixplan::Plan) {
                     Action::NoFix => "no fixed version known".to_string(),
                 };
                 [
-                    i.package.name.clone(),
-                    i.package.version.clone(),
-                    action,
-                    i.advisories.join(", "),
+                    &i.package.name,
+                    &i.package.version,
+                    &action,
+                    &i.advisories.join(", "),
                 ]
+                .map(|s| safe(s).into_owned())
             })
             .collect();
         let header = ["PACKAGE", "INSTALLED", "ACTION", "ADVISORIES"].map(String::from);

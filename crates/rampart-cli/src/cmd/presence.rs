@@ -2,7 +2,7 @@
 
 use super::out::outln;
 use anyhow::Context;
-use rampart_core::stderr_line;
+use rampart_core::{stderr_line, terminal_safe as safe};
 use rampart_presence::baseline::MODEL_VERSION;
 use rampart_presence::simulate::{SimConfig, simulate};
 use rampart_presence::{
@@ -456,11 +456,11 @@ fn analyze(a: AnalyzeArgs) -> anyhow::Result<u8> {
                     writeln!(
                         out,
                         "  {}: {} ({}) → {} ({}): {:.0} km in {:.2} h = {} km/h",
-                        t.user,
-                        t.from,
-                        t.from_session,
-                        t.to,
-                        t.to_session,
+                        safe(&t.user),
+                        safe(&t.from),
+                        safe(&t.from_session),
+                        safe(&t.to),
+                        safe(&t.to_session),
                         t.distance_km,
                         t.hours,
                         speed
@@ -582,13 +582,19 @@ fn write_row(out: &mut impl Write, r: &SessionReport) -> anyhow::Result<()> {
         out,
         "{:<16} {:<20} {:<16} {:>12}  {}",
         r.verdict.as_str(),
-        r.session,
-        r.user.as_deref().unwrap_or("-"),
+        safe(&r.session),
+        safe(r.user.as_deref().unwrap_or("-")),
         added,
-        claim
+        safe(&claim)
     )?;
     for reason in &r.reasons {
-        writeln!(out, "{:>18}- [{}] {}", "", reason.code, reason.message)?;
+        writeln!(
+            out,
+            "{:>18}- [{}] {}",
+            "",
+            reason.code,
+            safe(&reason.message)
+        )?;
     }
     Ok(())
 }

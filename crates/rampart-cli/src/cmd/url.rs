@@ -1,6 +1,7 @@
 //! `rampart url`: judge URLs — registrable domain, tricks, and the brand a lookalike imitates.
 
 use anyhow::Context;
+use rampart_core::terminal_safe as safe;
 use rampart_url::{BrandList, Judge, JudgeConfig, Level, SuffixList, Verdict};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -281,12 +282,18 @@ fn write_table(
         match r {
             Err(e) => {
                 counts[3] += 1;
-                writeln!(out, "{:<10}  {:>3}  {origin}", "error", "-")?;
-                writeln!(out, "      {e}")?;
+                writeln!(out, "{:<10}  {:>3}  {}", "error", "-", safe(origin))?;
+                writeln!(out, "      {}", safe(e))?;
             }
             Ok(v) => {
                 counts[v.verdict as usize] += 1;
-                writeln!(out, "{:<10}  {:>3}  {}", v.verdict.as_str(), v.score, v.url)?;
+                writeln!(
+                    out,
+                    "{:<10}  {:>3}  {}",
+                    v.verdict.as_str(),
+                    v.score,
+                    safe(&v.url)
+                )?;
                 let mut facts = Vec::new();
                 if let Some(d) = &v.registrable_domain {
                     facts.push(format!("domain {d}"));
@@ -306,14 +313,20 @@ fn write_table(
                     ));
                 }
                 if !facts.is_empty() {
-                    writeln!(out, "      {}", facts.join(" · "))?;
+                    writeln!(out, "      {}", safe(&facts.join(" · ")))?;
                 }
                 for r in &v.reasons {
-                    writeln!(out, "      - {} (+{}): {}", r.code, r.score, r.message)?;
+                    writeln!(
+                        out,
+                        "      - {} (+{}): {}",
+                        r.code,
+                        r.score,
+                        safe(&r.message)
+                    )?;
                 }
                 if let Some(e) = &v.error {
                     if !v.reasons.iter().any(|r| &r.message == e) {
-                        writeln!(out, "      error: {e}")?;
+                        writeln!(out, "      error: {}", safe(e))?;
                     }
                 }
             }
