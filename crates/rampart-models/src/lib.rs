@@ -95,6 +95,18 @@ impl Format {
 /// Recognise a model format from the first bytes (and, for zips with a prefix, the last 64 KiB).
 /// Cheap: a handful of comparisons for anything that is not a model.
 pub fn sniff(data: &[u8]) -> Option<Format> {
+    sniff_inner(data, true)
+}
+
+/// [`sniff`] for a file or archive member called `name`: a protocol 0/1 pickle that breaks off
+/// after naming a global counts only under a model's extension (see
+/// [`pickle::looks_like_pickle_with`]); text files whose first line happens to read as a
+/// `GLOBAL` are not pickles.
+pub fn sniff_named(name: &str, data: &[u8]) -> Option<Format> {
+    sniff_inner(data, formats::model_extension(name))
+}
+
+fn sniff_inner(data: &[u8], lenient: bool) -> Option<Format> {
     if data.len() < 2 {
         return None;
     }
@@ -126,7 +138,7 @@ pub fn sniff(data: &[u8]) -> Option<Format> {
     if formats::onnx::looks_like(b) {
         return Some(Format::Onnx);
     }
-    if pickle::looks_like_pickle(b) {
+    if pickle::looks_like_pickle_with(b, lenient) {
         return Some(Format::Pickle);
     }
     if formats::zipfmt::has_trailing_eocd(b) {
@@ -204,7 +216,7 @@ impl Detector for ModelDetector {
             }
             return;
         }
-        let Some(format) = sniff(item.data) else {
+        let Some(format) = sniff_named(item.path, item.data) else {
             if formats::model_extension(item.path) {
                 let d = item.data;
                 let algo = if d.starts_with(b"BZh") {

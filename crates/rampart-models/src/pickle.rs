@@ -1864,6 +1864,16 @@ fn raw_unicode_escape_decode(b: &[u8]) -> String {
 /// True when `data` plausibly starts a pickle: a `PROTO` opcode, or a protocol 0/1 stream whose
 /// first pickle walks to `STOP` (or names a global before failing).
 pub fn looks_like_pickle(data: &[u8]) -> bool {
+    looks_like_pickle_with(data, true)
+}
+
+/// [`looks_like_pickle`], where `lenient` says whether a protocol 0/1 stream that names a global
+/// and then fails to parse still counts. Protocol 0 is text: a file of words, one per line,
+/// that starts with `c` or `i` reads as `GLOBAL`/`INST` (`ct\nm.j\n…`, NLTK's
+/// `abbrev_types.txt`; `inspect_evals\nregister_tooling\n`, a wheel's `top_level.txt`). So the
+/// lenient reading is kept for names that say "model" ([`crate::formats::model_extension`]) and
+/// for content without a name; anything else must walk to `STOP`.
+pub fn looks_like_pickle_with(data: &[u8], lenient: bool) -> bool {
     if data.len() >= 2 && data[0] == 0x80 && (1..=5).contains(&data[1]) {
         return true;
     }
@@ -1888,6 +1898,7 @@ pub fn looks_like_pickle(data: &[u8]) -> bool {
             // A one-opcode "pickle" like `N.` inside text is not enough evidence.
             end >= 3 && (end == data.len() || !ctx.globals.is_empty() || end > 16)
         }
+        _ if !lenient => false,
         _ => ctx.globals.iter().any(|g| {
             let ident = |s: &str| {
                 !s.is_empty()
@@ -2028,5 +2039,15 @@ mod tests {
         assert!(!looks_like_pickle(b"cmake_minimum_required(VERSION 3.1)\n"));
         assert!(!looks_like_pickle(b"Import this\n"));
         assert!(!looks_like_pickle(b"{\"a\": 1}"));
+        // Word lists read as GLOBAL/INST and then fail: pickles only under a model's name.
+        for text in [
+            &b"ct\nm.j\nt\na.c\nn.h\n"[..],
+            b"inspect_evals\nregister_tooling\n",
+        ] {
+            assert!(looks_like_pickle_with(text, true));
+            assert!(!looks_like_pickle_with(text, false));
+        }
+        // A complete protocol 0 pickle is one under any name.
+        assert!(looks_like_pickle_with(b"cos\nsystem\n(S'id'\ntR.", false));
     }
 }

@@ -507,3 +507,31 @@ fn mutated_real_files_never_panic() {
     }
     assert!(scanned >= 1500);
 }
+
+/// Word lists whose first line reads as a protocol 0 `GLOBAL`/`INST` (found in a real venv:
+/// NLTK's `punkt_tab/english/abbrev_types.txt`, also inside `punkt_tab.zip`, and a wheel's
+/// `top_level.txt`) are not pickles; the same bytes under a model's name still are, and a
+/// complete protocol 0 pickle is one under any name.
+#[test]
+fn text_that_starts_like_protocol_0_is_not_a_pickle() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = ModelDetector::new();
+    let words: &[u8] = b"ct\nm.j\nt\na.c\nn.h\nms\np.a.m\ndr\n";
+    let top: &[u8] = b"inspect_evals\nregister_tooling\n";
+    for (name, data) in [("abbrev_types.txt", words), ("top_level.txt", top)] {
+        let d = scan_file(&det, &write(dir.path(), name, data));
+        assert!(d.findings.is_empty(), "{name}: {:?}", rules(&d));
+        let z = zip_bytes(&[(&format!("punkt_tab/{name}"), data)], true);
+        let d = scan_file(&det, &write(dir.path(), "punkt_tab.zip", &z));
+        assert!(d.findings.is_empty(), "zip {name}: {:?}", rules(&d));
+        let d = scan_file(&det, &write(dir.path(), "words.pkl", data));
+        assert!(!d.findings.is_empty(), "{name} as .pkl");
+    }
+    let evil: &[u8] = b"cos\nsystem\n(S'id'\ntR.";
+    let d = scan_file(&det, &write(dir.path(), "notes.txt", evil));
+    assert!(
+        d.findings.iter().any(|f| f.severity == Severity::Critical),
+        "{:?}",
+        rules(&d)
+    );
+}

@@ -8,7 +8,7 @@
 
 use super::{REM_EVASION, REM_STRUCT, keras, npy, pickle_member};
 use crate::pickle::StreamMode;
-use crate::{Emit, Sink, sniff};
+use crate::{Emit, Sink, sniff_named};
 use rampart_core::Severity;
 use std::borrow::Cow;
 use std::io::{Cursor, Read};
@@ -330,7 +330,7 @@ fn member_analysis(
         }
         Layout::Npz => npy::analyse(sink, bytes, Some(member), "numpy-npz"),
         Layout::Generic => {
-            if let Some(f) = sniff(bytes) {
+            if let Some(f) = sniff_named(member, bytes) {
                 super::analyse(sink, f, bytes, Some(member), depth + 1);
             }
         }
