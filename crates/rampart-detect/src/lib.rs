@@ -19,6 +19,7 @@
 
 mod engine;
 mod hooks;
+pub mod pyc;
 pub mod rule;
 mod secrets;
 pub mod validate;

@@ -55,7 +55,10 @@ impl Detector for SecretDetector {
             ));
             return;
         }
-        let matches = self.rules.scan(item.data);
+        // Compiled Python: the string constants, one per line (see `crate::pyc`).
+        let pyc = crate::pyc::strings(item.data);
+        let data: &[u8] = pyc.as_ref().map_or(item.data, |p| &p.text);
+        let matches = self.rules.scan(data);
         if matches.is_empty() {
             return;
         }
@@ -68,7 +71,7 @@ impl Detector for SecretDetector {
                 continue;
             }
             let rule = &self.rules.rules()[m.rule];
-            let secret_bytes = &item.data[m.secret.clone()];
+            let secret_bytes = &data[m.secret.clone()];
             let n = ordinal.entry((m.rule, secret_bytes)).or_insert(0);
             let occurrence = n.to_string();
             *n += 1;
@@ -76,6 +79,14 @@ impl Detector for SecretDetector {
             location.line = Some(m.line);
             location.column = Some(m.column);
             location.end_line = (m.end_line != m.line).then_some(m.end_line);
+            if let Some(p) = &pyc {
+                // `file.pyc#constants:N:C`: the N-th string constant (a fixed field, so the
+                // fingerprint does not move when constants before it are added).
+                let (k, _) = p.constant_at(m.secret.start);
+                location.field = Some("constants".into());
+                location.line = Some(k as u32 + 1);
+                location.end_line = None;
+            }
             let mut f = Finding::new(
                 Kind::Secret,
                 rule.def.id.clone(),
