@@ -423,13 +423,13 @@ negative_examples = ["abc", "abcd"]
                 .collect()
         };
         assert!(ids(b"password = r\x17\x00\x00\x00\xef\xbf\xbd\x06submitz\x18Server\n").is_empty());
-        assert!(ids(b"machine h login u password )\x08r\xda\x05\x00r\n").is_empty());
+        assert!(ids(b"machine h login u password )\x08r\xda\x05\x00r\n").is_empty()); // rampart:allow (test input)
         assert_eq!(
             ids(b"DB_PASSWORD=hM2kq9Vz7Lw4Rt\n"),
             ["generic-password-assignment"]
         );
         assert_eq!(
-            ids(b"machine git.acme.io login ci-bot password xhnV9stsBsqq3V69znZgyWbH\n"),
+            ids(b"machine git.acme.io login ci-bot password xhnV9stsBsqq3V69znZgyWbH\n"), // rampart:allow
             ["netrc-credentials"]
         );
     }
