@@ -23,13 +23,11 @@ pub struct PycText {
 }
 
 impl PycText {
-    /// The index of the constant holding byte `offset` of `text`, and the offset of its start.
-    pub fn constant_at(&self, offset: usize) -> (usize, usize) {
-        let k = self
-            .starts
+    /// The index of the constant holding byte `offset` of `text`.
+    pub fn constant_at(&self, offset: usize) -> usize {
+        self.starts
             .partition_point(|&s| s <= offset)
-            .saturating_sub(1);
-        (k, self.starts.get(k).copied().unwrap_or(0))
+            .saturating_sub(1)
     }
 }
 
@@ -77,15 +75,16 @@ pub fn strings(data: &[u8]) -> Option<PycText> {
             i += 1;
             continue;
         };
-        if len >= MIN_LEN && is_text(s) {
-            if !out.text.is_empty() {
-                out.text.push(b'\n');
+        if len > 0 && is_text(s) {
+            // Kept if long enough; a short name is stepped over whole all the same, so that its
+            // bytes are not read as tags.
+            if len >= MIN_LEN {
+                if !out.text.is_empty() {
+                    out.text.push(b'\n');
+                }
+                out.starts.push(out.text.len());
+                out.text.extend_from_slice(s);
             }
-            out.starts.push(out.text.len());
-            out.text.extend_from_slice(s);
-            i = start + len;
-        } else if len < MIN_LEN && len > 0 && is_text(s) {
-            // A short name: step over it whole, so its bytes are not read as tags.
             i = start + len;
         } else {
             i += 1;
@@ -149,9 +148,10 @@ mod tests {
             )
         );
         assert_eq!(t.starts.len(), 4);
-        assert_eq!(t.constant_at(0), (0, 0));
+        assert_eq!(t.constant_at(0), 0);
+        assert_eq!(t.starts[0], 0);
         let k = text.find("line\nnext").unwrap() + 6;
-        assert_eq!(t.constant_at(k).0, 3);
+        assert_eq!(t.constant_at(k), 3);
     }
 
     #[test]

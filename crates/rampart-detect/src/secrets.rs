@@ -82,9 +82,8 @@ impl Detector for SecretDetector {
             if let Some(p) = &pyc {
                 // `file.pyc#constants:N:C`: the N-th string constant (a fixed field, so the
                 // fingerprint does not move when constants before it are added).
-                let (k, _) = p.constant_at(m.secret.start);
                 location.field = Some("constants".into());
-                location.line = Some(k as u32 + 1);
+                location.line = Some(p.constant_at(m.secret.start) as u32 + 1);
                 location.end_line = None;
             }
             let mut f = Finding::new(

@@ -207,8 +207,9 @@ impl Detector for ModelDetector {
     }
 
     fn detect(&self, item: &Item<'_>, out: &mut Detections) {
+        let model_ext = formats::model_extension(item.path);
         if item.data.is_empty() {
-            if formats::model_extension(item.path) {
+            if model_ext {
                 out.skipped.push(Skipped::new(
                     item.location.display(),
                     "empty file with a model extension: nothing to analyse",
@@ -216,8 +217,8 @@ impl Detector for ModelDetector {
             }
             return;
         }
-        let Some(format) = sniff_named(item.path, item.data) else {
-            if formats::model_extension(item.path) {
+        let Some(format) = sniff_inner(item.data, model_ext) else {
+            if model_ext {
                 let d = item.data;
                 let algo = if d.starts_with(b"BZh") {
                     Some("bz2")
