@@ -65,16 +65,20 @@ pub fn incident_json(i: &Incident) -> Value {
     })
 }
 
+/// An excerpt (text a client sent) on one line of at most `max` characters: control characters
+/// become spaces, and bidi controls, which would reorder the line on the terminal, are escaped
+/// as everywhere else ([`rampart_core::terminal_safe`]).
 fn one_line(s: &str, max: usize) -> String {
     let s: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    if s.chars().count() > max {
+    let s = if s.chars().count() > max {
         format!("{}…", s.chars().take(max).collect::<String>())
     } else {
         s
-    }
+    };
+    rampart_core::terminal_safe(&s).into_owned()
 }
 
 /// Run the command; returns the exit code.
@@ -148,5 +152,20 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             })?;
             Ok(())
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn excerpts_are_one_line_and_cannot_reorder_the_terminal() {
+        assert_eq!(one_line("a\nb\x1b[2Jc", 60), "a b [2Jc");
+        assert_eq!(one_line("abcdef", 3), "abc…");
+        assert_eq!(
+            one_line("invoice\u{202E}fdp.exe", 60),
+            "invoice\\u{202e}fdp.exe"
+        );
     }
 }
