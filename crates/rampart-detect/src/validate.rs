@@ -413,11 +413,31 @@ fn is_placeholder_block(secret: &[u8]) -> bool {
 }
 
 /// Is `secret` a placeholder rather than a credential? (`sk-xxxx…`, `your-api-key`, `EXAMPLE`,
-/// one character repeated, `12345678…`, template references.) Secrets longer than 200 bytes or
-/// spanning lines are judged as blocks: template markers only, see `is_placeholder_block`.
+/// one character repeated, `12345678…`, template references, bracketed names such as the
+/// `[password]]` of `redis://[[username]:[password]]@host` in redis-py's docs or an f-string's
+/// `{password}`.) Secrets longer than 200 bytes or spanning lines are judged as blocks: template
+/// markers only, see `is_placeholder_block`.
 pub fn is_placeholder(secret: &[u8]) -> bool {
     if secret.len() > BLOCK_LEN || secret.contains(&b'\n') {
         return is_placeholder_block(secret);
+    }
+    if matches!(secret.first(), Some(b'[' | b'{' | b'(')) {
+        let name = secret
+            .iter()
+            .position(|b| !matches!(b, b'[' | b'{' | b'('))
+            .map_or(&[][..], |i| &secret[i..]);
+        let end = name
+            .iter()
+            .rposition(|b| !matches!(b, b']' | b'}' | b')'))
+            .map_or(0, |i| i + 1);
+        if 0 < end
+            && end < name.len()
+            && name[..end]
+                .iter()
+                .all(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'-' | b' '))
+        {
+            return true;
+        }
     }
     let lower: Vec<u8> = secret.iter().map(u8::to_ascii_lowercase).collect();
     if let Ok(s) = std::str::from_utf8(&lower) {
@@ -458,6 +478,25 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// One segment of a dotted code path: `snake_case`, `SCREAMING_CASE` or a `CamelCase` name made
+/// of word-like parts (each part's lower-case run holds a vowel when it follows a 4-letter
+/// acronym or a digit: `EdenAIResponsesAPIConfig`, `Text2VecProviderSpec`).
+const CODE_SEGMENT: &str = r"(?:_{0,2}[a-z]+[0-9]{0,2}(?:_[a-z]+[0-9]{0,2})*_{0,2}|_{0,2}[A-Z]+[0-9]{0,2}(?:_[A-Z]+[0-9]{0,2})*|[a-z]{0,12}(?:[A-Z]{1,3}[a-z]+|[A-Z]{1,4}[a-z]*[aeiouy][a-z]*[0-9]?)+[A-Z]{0,2})";
+
+static CODE_PATH: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+    regex::bytes::Regex::new(&format!(r"^{CODE_SEGMENT}(?:\.{CODE_SEGMENT})+[,;]?$"))
+        .expect("CODE_PATH is a valid regex")
+});
+
+/// Is `secret` a dotted path of names — `EnvironmentVariables.AZURE_TENANT_ID`,
+/// `CloudFrontOriginAccessIdentityList.NextMarker`, `constants.HUGGINGFACEHUB_API_TOKEN,` — that a
+/// rule's context reached across code? Every segment must be a word-like name, so JWTs, SendGrid
+/// keys and other dotted tokens (digits inside their random segments) are not paths. Applies to
+/// every rule, unlike [`looks_like_code`], which is for generic assignments only.
+pub fn is_code_path(secret: &[u8]) -> bool {
+    secret.contains(&b'.') && CODE_PATH.is_match(secret)
 }
 
 /// Does a value from a generic `key = value` assignment look like code rather than a secret?
@@ -685,5 +724,40 @@ mod tests {
         let t = b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
         assert!(jwt_ok(t));
         assert!(!jwt_ok(b"eyJhbGciOi.abc.def"));
+    }
+
+    #[test]
+    fn dotted_names_are_code_paths_and_dotted_tokens_are_not() {
+        for c in [
+            "EnvironmentVariables.AZURE_TENANT_ID",
+            "CloudFrontOriginAccessIdentityList.NextMarker",
+            "constants.HUGGINGFACEHUB_API_TOKEN,",
+            "self.config.api_key",
+            "settings.EdenAIResponsesAPIConfig",
+            "os.environ.Text2VecProviderSpec",
+            "__builtins__.open",
+        ] {
+            assert!(is_code_path(c.as_bytes()), "{c}");
+        }
+        for t in [
+            // Random segments with digits inside: tokens, not names.
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+            "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",
+            "Ab3dEf9h.Xy7zQ2wR.k8Lm",
+            "NotDotted",
+            "v1.2.3",
+        ] {
+            assert!(!is_code_path(t.as_bytes()), "{t}");
+        }
+    }
+
+    #[test]
+    fn bracketed_names_are_placeholders() {
+        for p in ["[password]]", "{password}", "(db_pass)", "[[user-name]]"] {
+            assert!(is_placeholder(p.as_bytes()), "{p}");
+        }
+        for s in ["[Tr0ub4dor&3]", "{x9Qz!7}", "[]", "a[password]"] {
+            assert!(!is_placeholder(s.as_bytes()), "{s}");
+        }
     }
 }
