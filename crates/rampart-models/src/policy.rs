@@ -181,30 +181,172 @@ fn is_dotted_name(s: &str) -> bool {
         })
 }
 
-/// Python's protocol-2 compatibility renames (the subset that matters for judging globals).
-fn compat_module(module: &str) -> &str {
-    match module {
-        "__builtin__" | "exceptions" => "builtins",
-        "copy_reg" => "copyreg",
-        "cPickle" => "pickle",
-        "commands" => "subprocess",
-        "urllib2" => "urllib.request",
-        "httplib" => "http.client",
-        "cStringIO" | "StringIO" => "io",
-        "UserDict" | "UserList" | "UserString" => "collections",
-        "Queue" => "queue",
-        "SocketServer" => "socketserver",
-        "thread" => "_thread",
-        "dummy_thread" => "_dummy_thread",
-        "__main__" => "__main__",
-        other => other,
+/// Python 2 module names and the Python 3 modules the unpickler imports instead (CPython's
+/// `Lib/_compat_pickle.py`, `IMPORT_MAPPING`, applied by `pickle.Unpickler.find_class` when the
+/// stream's protocol is below 3). Rampart applies them at every protocol: a protocol-4 stream
+/// naming `SimpleHTTPServer` fails to import in Python 3, so judging it as `http.server` only
+/// errs towards caution. `exceptions` → `builtins` is wider than CPython's per-name list, for the
+/// same reason.
+const COMPAT_MODULES: &[(&str, &str)] = &[
+    ("BaseHTTPServer", "http.server"),
+    ("CGIHTTPServer", "http.server"),
+    ("ConfigParser", "configparser"),
+    ("Cookie", "http.cookies"),
+    ("Dialog", "tkinter.dialog"),
+    ("DocXMLRPCServer", "xmlrpc.server"),
+    ("FileDialog", "tkinter.filedialog"),
+    ("HTMLParser", "html.parser"),
+    ("Queue", "queue"),
+    ("ScrolledText", "tkinter.scrolledtext"),
+    ("SimpleDialog", "tkinter.simpledialog"),
+    ("SimpleHTTPServer", "http.server"),
+    ("SimpleXMLRPCServer", "xmlrpc.server"),
+    ("SocketServer", "socketserver"),
+    ("StringIO", "io"),
+    ("Tix", "tkinter.tix"),
+    ("Tkconstants", "tkinter.constants"),
+    ("Tkdnd", "tkinter.dnd"),
+    ("Tkinter", "tkinter"),
+    ("UserDict", "collections"),
+    ("UserList", "collections"),
+    ("UserString", "collections"),
+    ("__builtin__", "builtins"),
+    ("_abcoll", "collections.abc"),
+    ("_elementtree", "xml.etree.ElementTree"),
+    ("_winreg", "winreg"),
+    ("anydbm", "dbm"),
+    ("cPickle", "pickle"),
+    ("cStringIO", "io"),
+    ("commands", "subprocess"),
+    ("cookielib", "http.cookiejar"),
+    ("copy_reg", "copyreg"),
+    ("dbhash", "dbm.bsd"),
+    ("dbm", "dbm.ndbm"),
+    ("dumbdbm", "dbm.dumb"),
+    ("dummy_thread", "_dummy_thread"),
+    ("exceptions", "builtins"),
+    ("gdbm", "dbm.gnu"),
+    ("htmlentitydefs", "html.entities"),
+    ("httplib", "http.client"),
+    ("markupbase", "_markupbase"),
+    ("repr", "reprlib"),
+    ("robotparser", "urllib.robotparser"),
+    ("test.test_support", "test.support"),
+    ("thread", "_thread"),
+    ("tkColorChooser", "tkinter.colorchooser"),
+    ("tkCommonDialog", "tkinter.commondialog"),
+    ("tkFileDialog", "tkinter.filedialog"),
+    ("tkFont", "tkinter.font"),
+    ("tkMessageBox", "tkinter.messagebox"),
+    ("tkSimpleDialog", "tkinter.simpledialog"),
+    ("ttk", "tkinter.ttk"),
+    ("urllib2", "urllib.request"),
+    ("urlparse", "urllib.parse"),
+    ("whichdb", "dbm"),
+    ("xmlrpclib", "xmlrpc.client"),
+];
+
+/// A Python global as `(module, name)`.
+type PyName = (&'static str, &'static str);
+
+/// Python 2 `(module, name)` pairs the unpickler redirects (CPython's `NAME_MAPPING`):
+/// `__builtin__.reduce` is `functools.reduce`, `urllib.urlretrieve` is
+/// `urllib.request.urlretrieve`. Checked before [`COMPAT_MODULES`], as CPython does.
+const COMPAT_NAMES: &[(PyName, PyName)] = &[
+    (
+        ("UserDict", "IterableUserDict"),
+        ("collections", "UserDict"),
+    ),
+    (("UserDict", "UserDict"), ("collections", "UserDict")),
+    (("UserList", "UserList"), ("collections", "UserList")),
+    (("UserString", "UserString"), ("collections", "UserString")),
+    (("__builtin__", "basestring"), ("builtins", "str")),
+    (("__builtin__", "intern"), ("sys", "intern")),
+    (("__builtin__", "long"), ("builtins", "int")),
+    (("__builtin__", "reduce"), ("functools", "reduce")),
+    (("__builtin__", "unichr"), ("builtins", "chr")),
+    (("__builtin__", "unicode"), ("builtins", "str")),
+    (("__builtin__", "xrange"), ("builtins", "range")),
+    (
+        ("_multiprocessing", "Connection"),
+        ("multiprocessing.connection", "Connection"),
+    ),
+    (("_socket", "fromfd"), ("socket", "fromfd")),
+    (("exceptions", "StandardError"), ("builtins", "Exception")),
+    (("itertools", "ifilter"), ("builtins", "filter")),
+    (("itertools", "ifilterfalse"), ("itertools", "filterfalse")),
+    (("itertools", "imap"), ("builtins", "map")),
+    (("itertools", "izip"), ("builtins", "zip")),
+    (("itertools", "izip_longest"), ("itertools", "zip_longest")),
+    (
+        ("multiprocessing", "AuthenticationError"),
+        ("multiprocessing.context", "AuthenticationError"),
+    ),
+    (
+        ("multiprocessing", "BufferTooShort"),
+        ("multiprocessing.context", "BufferTooShort"),
+    ),
+    (
+        ("multiprocessing", "ProcessError"),
+        ("multiprocessing.context", "ProcessError"),
+    ),
+    (
+        ("multiprocessing", "TimeoutError"),
+        ("multiprocessing.context", "TimeoutError"),
+    ),
+    (
+        ("multiprocessing.forking", "Popen"),
+        ("multiprocessing.popen_fork", "Popen"),
+    ),
+    (
+        ("multiprocessing.process", "Process"),
+        ("multiprocessing.context", "Process"),
+    ),
+    (("socket", "_socketobject"), ("socket", "SocketType")),
+    (
+        ("urllib", "ContentTooShortError"),
+        ("urllib.error", "ContentTooShortError"),
+    ),
+    (("urllib", "getproxies"), ("urllib.request", "getproxies")),
+    (
+        ("urllib", "pathname2url"),
+        ("urllib.request", "pathname2url"),
+    ),
+    (("urllib", "quote"), ("urllib.parse", "quote")),
+    (("urllib", "quote_plus"), ("urllib.parse", "quote_plus")),
+    (("urllib", "unquote"), ("urllib.parse", "unquote")),
+    (("urllib", "unquote_plus"), ("urllib.parse", "unquote_plus")),
+    (
+        ("urllib", "url2pathname"),
+        ("urllib.request", "url2pathname"),
+    ),
+    (("urllib", "urlcleanup"), ("urllib.request", "urlcleanup")),
+    (("urllib", "urlencode"), ("urllib.parse", "urlencode")),
+    (("urllib", "urlopen"), ("urllib.request", "urlopen")),
+    (("urllib", "urlretrieve"), ("urllib.request", "urlretrieve")),
+    (("urllib2", "HTTPError"), ("urllib.error", "HTTPError")),
+    (("urllib2", "URLError"), ("urllib.error", "URLError")),
+    (("whichdb", "whichdb"), ("dbm", "whichdb")),
+];
+
+/// The Python 3 `(module, name)` a protocol-2 stream's global resolves to.
+fn compat<'a>(module: &'a str, name: &'a str) -> (&'a str, &'a str) {
+    if let Some((_, to)) = COMPAT_NAMES
+        .iter()
+        .find(|(from, _)| *from == (module, name))
+    {
+        return *to;
+    }
+    match COMPAT_MODULES.iter().find(|(from, _)| *from == module) {
+        Some((_, to)) => (to, name),
+        None => (module, name),
     }
 }
 
 /// The normalised full dotted path of a global (`module.name`, compat-renamed, whitespace kept
 /// as is so that tricks with odd names stay visible).
 pub fn full_name(module: &str, name: &str) -> String {
-    let m = compat_module(module);
+    let (m, name) = compat(module, name);
     if name.is_empty() {
         m.to_string()
     } else if m.is_empty() {
@@ -356,6 +498,8 @@ const DANGEROUS_MODULES: &[&str] = &[
     "mako",
     "sqlite3",
     "dbm",
+    "winreg",
+    "_winreg",
     "smtpd",
     "antigravity",
     "this",
@@ -486,6 +630,8 @@ const SAFE_EXACT: &[&str] = &[
     "numpy.ndarray",
     "numpy.dtype",
     "numpy.matrix",
+    "numpy.matrixlib.defmatrix.matrix",
+    "numpy.core._internal._reconstruct",
     "numpy.core.multiarray._reconstruct",
     "numpy._core.multiarray._reconstruct",
     "numpy.core.multiarray.scalar",
@@ -509,6 +655,7 @@ const SAFE_EXACT: &[&str] = &[
     // joblib's array wrappers (the raw array bytes are handled by the walker).
     "joblib.numpy_pickle.NumpyArrayWrapper",
     "joblib.numpy_pickle_compat.NDArrayWrapper",
+    "joblib.numpy_pickle.NDArrayWrapper",
     "joblib.numpy_pickle_compat.ZNDArrayWrapper",
     "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
     // PyTorch tensors, storages, parameters.
@@ -737,6 +884,47 @@ pub fn is_builtin_safe(full: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_2_names_are_judged_as_what_python_3_imports() {
+        let p = Policy::builtin();
+        // CPython's NAME_MAPPING: `__builtin__.reduce` is `functools.reduce`.
+        assert_eq!(full_name("__builtin__", "reduce"), "functools.reduce");
+        assert_eq!(p.classify("__builtin__", "reduce"), Verdict::Dangerous);
+        assert_eq!(p.classify("__builtin__", "intern"), Verdict::Dangerous);
+        assert_eq!(
+            full_name("urllib", "urlretrieve"),
+            "urllib.request.urlretrieve"
+        );
+        // IMPORT_MAPPING: servers, RPC clients and databases under their Python 2 names.
+        for (m, n) in [
+            ("SimpleHTTPServer", "test"),
+            ("CGIHTTPServer", "CGIHTTPRequestHandler"),
+            ("xmlrpclib", "ServerProxy"),
+            ("anydbm", "open"),
+            ("dumbdbm", "open"),
+            ("whichdb", "whichdb"),
+            ("_winreg", "SetValue"),
+        ] {
+            assert_eq!(p.classify(m, n), Verdict::Dangerous, "{m}.{n}");
+        }
+        // Harmless Python 2 names resolve to allowed Python 3 ones.
+        assert_eq!(p.classify("__builtin__", "xrange"), Verdict::Allowed);
+        assert_eq!(p.classify("__builtin__", "unicode"), Verdict::Allowed);
+        assert_eq!(
+            p.classify("exceptions", "ValueError"),
+            p.classify("builtins", "ValueError")
+        );
+        // NumPy's pre-1.0 array reconstructor and the matrix class under its defining module.
+        assert_eq!(
+            p.classify("numpy.core._internal", "_reconstruct"),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            p.classify("numpy.matrixlib.defmatrix", "matrix"),
+            Verdict::Allowed
+        );
+    }
 
     #[test]
     fn builtin_verdicts() {
