@@ -51,6 +51,9 @@ pub struct Model {
     pub targets: Vec<Target>,
     /// Served by Anthropic upstreams.
     pub anthropic: bool,
+    /// Why the model cannot be served when none of its targets' upstreams has a provider key
+    /// (`targets` is then empty); requests get 503 with this text.
+    pub unavailable: Option<String>,
     /// nano-USD per input token.
     pub in_nanos: f64,
     /// nano-USD per output token.
@@ -104,7 +107,15 @@ impl Gateway {
     pub fn new(config: Config, options: Options) -> Result<Gateway, GatewayError> {
         let secret = config.server_secret()?;
         let admin_token = config.admin_token()?.map(|t| sha256(t.expose().as_bytes()));
-        let ups = upstream::build(&config)?;
+        let upstream::Built {
+            ready: ups,
+            disabled,
+        } = upstream::build(&config)?;
+        for (name, why) in &disabled {
+            rampart_core::stderr_line!(
+                "rampart gateway: warning: upstream `{name}` is off: {why}; its models use their other targets"
+            );
+        }
         let by_name: HashMap<&str, &Arc<Upstream>> =
             ups.iter().map(|u| (u.name.as_str(), u)).collect();
         let mut models = HashMap::new();
@@ -120,14 +131,31 @@ impl Gateway {
                     })
                 })
                 .collect::<Vec<_>>();
-            let anthropic = targets
-                .first()
-                .is_some_and(|t| t.upstream.kind == crate::config::UpstreamKind::Anthropic);
+            // The API family comes from the configured primary, usable or not: a model whose
+            // Anthropic upstream has no key is still a /v1/messages model.
+            let anthropic = m.targets.first().is_some_and(|t| {
+                config.upstreams.get(&t.upstream).map(|u| u.kind)
+                    == Some(crate::config::UpstreamKind::Anthropic)
+            });
+            // Clients learn which upstreams are off, not the server's paths or variable names
+            // (those are in the startup warning).
+            let unavailable = targets.is_empty().then(|| {
+                let off: Vec<String> = m
+                    .targets
+                    .iter()
+                    .map(|t| format!("`{}`", t.upstream))
+                    .collect();
+                format!(
+                    "The model `{name}` is unavailable: its upstreams ({}) have no provider key configured on the gateway.",
+                    off.join(", ")
+                )
+            });
             let model = Arc::new(Model {
                 name: name.clone(),
                 aliases: m.aliases.clone(),
                 targets,
                 anthropic,
+                unavailable,
                 in_nanos: m.input_usd_per_mtok * 1000.0,
                 out_nanos: m.output_usd_per_mtok * 1000.0,
             });
@@ -1048,6 +1076,15 @@ async fn api(state: &Arc<State>, ctx: &mut Ctx, req: Request<Incoming>) -> Resul
                 )
             },
         ));
+    }
+    if let Some(why) = &model.unavailable {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            "upstream_unavailable",
+            why.clone(),
+        )
+        .decision("upstream:no-key".to_string()));
     }
     let permit = limits::admit(&key, ctx.entry.ts_ms).map_err(|hit| {
         state.metrics.limit_hit(hit.limit);

@@ -48,11 +48,30 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
-/// Build every upstream of `config`, reading provider keys.
-pub fn build(config: &Config) -> Result<Vec<Arc<Upstream>>, ConfigError> {
+/// The upstreams of a config: those ready to serve, and those left out because their provider
+/// key could not be read (each with the reason, which names the config field).
+pub struct Built {
+    /// Upstreams with their key (or needing none).
+    pub ready: Vec<Arc<Upstream>>,
+    /// `(name, reason)` of upstreams whose key variable or file is missing or empty.
+    pub disabled: Vec<(String, String)>,
+}
+
+/// Build every upstream of `config`, reading provider keys. An upstream whose key cannot be read
+/// is left out (a `rampart gateway --init` config names three providers; most users have keys
+/// for one or two): its models fall back to their other targets, or answer 503 naming the
+/// variable. No upstream at all being ready is an error.
+pub fn build(config: &Config) -> Result<Built, ConfigError> {
     let mut out = Vec::new();
+    let mut disabled = Vec::new();
     for (idx, (name, u)) in config.upstreams.iter().enumerate() {
-        let key = config.upstream_key(name)?;
+        let key = match config.upstream_key(name) {
+            Ok(k) => k,
+            Err(e) => {
+                disabled.push((name.clone(), e.to_string()));
+                continue;
+            }
+        };
         let auth = match key {
             None => None,
             Some(k) => {
@@ -109,7 +128,21 @@ pub fn build(config: &Config) -> Result<Vec<Arc<Upstream>>, ConfigError> {
             client,
         }));
     }
-    Ok(out)
+    if out.is_empty() && !disabled.is_empty() {
+        let reasons: Vec<&str> = disabled.iter().map(|(_, r)| r.as_str()).collect();
+        return Err(ConfigError::Field {
+            path: config.source.clone(),
+            field: "upstreams".into(),
+            message: format!(
+                "no upstream has a usable provider key: {}",
+                reasons.join("; ")
+            ),
+        });
+    }
+    Ok(Built {
+        ready: out,
+        disabled,
+    })
 }
 
 /// Request headers a client may pass through to the provider.
@@ -355,13 +388,33 @@ mod tests {
             std::path::Path::new("."),
         )
         .unwrap();
-        let ups = build(&cfg).unwrap();
+        let ups = build(&cfg).unwrap().ready;
         assert_eq!(
             ups[0].url(Route::Chat, "my deploy"),
             "https://r.openai.azure.com/openai/deployments/my%20deploy/chat/completions?api-version=2024-10-21"
         );
         let dbg = format!("{:?}", ups[0]);
         assert!(!dbg.contains("api-key"));
+    }
+
+    #[test]
+    fn upstreams_without_keys_are_off_and_none_ready_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), "sk-provider-secret\n").unwrap();
+        let parse =
+            |text: &str| Config::parse(text, &dir.path().join("t.toml"), dir.path()).unwrap();
+        let both = parse(
+            "[server]\nsecret_env = \"X\"\n[upstreams.a]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_file = \"k\"\n[upstreams.b]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_file = \"nope\"\n",
+        );
+        let built = build(&both).unwrap();
+        assert_eq!(built.ready.len(), 1);
+        assert_eq!(built.disabled[0].0, "b");
+        assert!(built.disabled[0].1.contains("upstreams.b.api_key_file"));
+        let none = parse(
+            "[server]\nsecret_env = \"X\"\n[upstreams.b]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_file = \"nope\"\n",
+        );
+        let e = build(&none).err().unwrap().to_string();
+        assert!(e.contains("no upstream has a usable provider key"), "{e}");
     }
 
     #[test]
@@ -374,7 +427,7 @@ mod tests {
             dir.path(),
         )
         .unwrap();
-        let ups = build(&cfg).unwrap();
+        let ups = build(&cfg).unwrap().ready;
         let (n, v) = ups[0].auth.as_ref().unwrap();
         assert_eq!(n, header::AUTHORIZATION);
         assert!(v.is_sensitive());

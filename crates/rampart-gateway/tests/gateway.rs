@@ -371,6 +371,66 @@ async fn retries_fallback_and_upstream_failures() {
 }
 
 #[tokio::test]
+async fn an_upstream_without_its_key_is_off_and_its_models_say_why() {
+    let mock = Mock::start().await;
+    // Two more upstreams whose key files do not exist (as when `--init`'s Azure and Anthropic
+    // sections are kept but only an OpenAI key is set): the gateway starts anyway.
+    let extra = r#"
+[upstreams.nokey]
+kind = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_key_file = "missing-openai.key"
+
+[upstreams.claude-nokey]
+kind = "anthropic"
+base_url = "http://127.0.0.1:9"
+api_key_file = "missing-anthropic.key"
+
+[models.nokey-first]
+targets = [{ upstream = "nokey" }, { upstream = "mock", model = "gpt-mock" }]
+
+[models.nokey-only]
+targets = [{ upstream = "nokey" }]
+
+[models.claude-nokey]
+targets = [{ upstream = "claude-nokey" }]
+"#;
+    let gw = Gw::start(&mock, extra, Options::default()).await;
+    let key = gw.simple_key().await;
+    // The fallback serves a model whose primary has no key.
+    let r = chat(gw.addr, &key, "nokey-first").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(mock.last().body["model"], "gpt-mock");
+    // A model with no usable upstream: 503 naming the upstream (not the server's file path),
+    // nothing sent upstream.
+    let before = mock.count();
+    let r = chat(gw.addr, &key, "nokey-only").await;
+    assert_eq!(
+        (r.status, err_code(&r).as_str()),
+        (503, "upstream_unavailable"),
+        "{}",
+        r.text()
+    );
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("`nokey`"), "{msg}");
+    assert!(!msg.contains("missing-openai.key"), "{msg}");
+    // An Anthropic model stays a /v1/messages model when its upstream is off.
+    let r = send_with(
+        gw.addr,
+        "/v1/messages",
+        &[("x-api-key", key.as_str()), ("content-type", "application/json")],
+        &json!({"model": "claude-nokey", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("`claude-nokey`"), "{}", r.text());
+    assert_eq!(mock.count(), before);
+    let recs = gw.audit().await;
+    let off = recs.iter().find(|r| r["model"] == "nokey-only").unwrap();
+    assert_eq!(off["decision"], "upstream:no-key");
+}
+
+#[tokio::test]
 async fn aliases_renames_embeddings_anthropic_and_azure() {
     let mock = Mock::start().await;
     let gw = Gw::start(&mock, "", Options::default()).await;
