@@ -215,6 +215,9 @@ impl Format {
 ///     Some(Format::PythonMetadata));
 /// assert_eq!(recognise("node_modules/@types/node/package.json"), Some(Format::NodeModulesPackage));
 /// assert_eq!(recognise("package.json"), None);
+/// // Lockfiles shipped inside installed packages are not the project's.
+/// assert_eq!(recognise("node_modules/uri-js/yarn.lock"), None);
+/// assert_eq!(recognise("venv/lib/python3.11/site-packages/pkg/requirements.txt"), None);
 /// ```
 pub fn recognise(path: &str) -> Option<Format> {
     let path = path.trim_start_matches("./");
@@ -270,6 +273,17 @@ pub fn recognise(path: &str) -> Option<Format> {
             }
         }
     };
+    // A lockfile inside an installed package (`node_modules/uri-js/yarn.lock`,
+    // `site-packages/pkg/requirements.txt`) is that package's own development setup, not what is
+    // installed: reading it reported hundreds of packages that are not there.
+    let dirs = &parts[..parts.len() - 1];
+    if !f.is_installed()
+        && dirs
+            .iter()
+            .any(|d| matches!(*d, "node_modules" | "site-packages" | "dist-packages"))
+    {
+        return None;
+    }
     Some(f)
 }
 
