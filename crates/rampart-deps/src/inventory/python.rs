@@ -309,20 +309,52 @@ pub(super) fn pipfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
     })?;
     let mut out = Parsed::default();
     for (section, dev) in [("default", false), ("develop", true)] {
-        let Some(map) = obj.get(section).and_then(|s| s.as_object()) else {
-            continue;
+        let sec_line = find_line(text, &format!("\"{section}\""), 0);
+        let sec_at = sec_line.map_or(0, |x| x.1);
+        let map = match obj.get(section) {
+            None => continue,
+            Some(serde_json::Value::Object(m)) => m,
+            Some(_) => {
+                // A section of the wrong type used to vanish without a word.
+                out.notes.push(format!(
+                    "{path}:{}: `{section}` is not an object; its packages were not read",
+                    sec_line.map_or(0, |x| x.0)
+                ));
+                continue;
+            }
         };
-        let sec_at = find_line(text, &format!("\"{section}\""), 0).map_or(0, |x| x.1);
         for (name, info) in map {
             let line = find_line(text, &format!("\"{name}\""), sec_at).map(|x| x.0);
-            let Some(ver) = info.get("version").and_then(|v| v.as_str()) else {
+            let ver = match info.get("version") {
+                Some(serde_json::Value::String(v)) => v.as_str(),
+                Some(other) => {
+                    out.notes.push(format!(
+                        "{path}:{}: `{name}` has a version that is not a string ({other})",
+                        line.unwrap_or(0)
+                    ));
+                    continue;
+                }
+                None => {
+                    out.notes.push(format!(
+                        "{path}:{}: `{name}` has no version (VCS or path dependency)",
+                        line.unwrap_or(0)
+                    ));
+                    continue;
+                }
+            };
+            let pinned = match ver.strip_prefix("==") {
+                Some(v) => Some(v.trim_start_matches('=')),
+                None => ver.starts_with(|c: char| c.is_ascii_digit()).then_some(ver),
+            };
+            let Some(ver) = pinned else {
+                // pipenv writes `"*"` for packages whose markers exclude the locking platform.
                 out.notes.push(format!(
-                    "{path}:{}: `{name}` has no version (VCS or path dependency)",
+                    "{path}:{}: `{name}` is not pinned (`{ver}`; pipenv leaves packages whose markers exclude this platform unresolved); no version to check",
                     line.unwrap_or(0)
                 ));
                 continue;
             };
-            let ver = ver.trim_start_matches("==").trim_start_matches('=').trim();
+            let ver = ver.trim();
             let mut p = Package::new(PY, name.clone(), ver, path, line);
             p.dev = dev;
             out.packages.push(p);

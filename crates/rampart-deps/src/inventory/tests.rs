@@ -366,6 +366,34 @@ fn python_lockfiles() {
         vec![t("requests", "2.25.0", 4), t("pytest", "7.0.0", 8)]
     );
     assert!(p.packages[1].dev);
+    // pipenv's `*` (marker-excluded), a numeric version and a section of the wrong type are
+    // each noted, never a component and never silent.
+    let odd = r#"{
+    "default": {
+        "tomli": {"markers": "python_version < '3.11'", "version": "*"},
+        "jinja2": {"version": 2.1},
+        "idna": {"version": "==2.7"}
+    },
+    "develop": ["pytest"]
+}"#;
+    let p = read("Pipfile.lock", odd);
+    assert_eq!(triples(&p), vec![t("idna", "2.7", 5)]);
+    assert_eq!(p.notes.len(), 3, "{:?}", p.notes);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("`tomli` is not pinned (`*`"))
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("`jinja2` has a version that is not a string"))
+    );
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains(":7: `develop` is not an object"))
+    );
 }
 
 #[test]
