@@ -309,8 +309,6 @@ pub(super) fn pipfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
     })?;
     let mut out = Parsed::default();
     for (section, dev) in [("default", false), ("develop", true)] {
-        let sec_line = find_line(text, &format!("\"{section}\""), 0);
-        let sec_at = sec_line.map_or(0, |x| x.1);
         let map = match obj.get(section) {
             None => continue,
             Some(serde_json::Value::Object(m)) => m,
@@ -318,11 +316,12 @@ pub(super) fn pipfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
                 // A section of the wrong type used to vanish without a word.
                 out.notes.push(format!(
                     "{path}:{}: `{section}` is not an object; its packages were not read",
-                    sec_line.map_or(0, |x| x.0)
+                    find_line(text, &format!("\"{section}\""), 0).map_or(0, |x| x.0)
                 ));
                 continue;
             }
         };
+        let sec_at = find_line(text, &format!("\"{section}\""), 0).map_or(0, |x| x.1);
         for (name, info) in map {
             let line = find_line(text, &format!("\"{name}\""), sec_at).map(|x| x.0);
             let ver = match info.get("version") {
