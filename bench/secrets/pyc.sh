@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 cargo build --release --locked -p rampart-cli --manifest-path "$root/Cargo.toml" >&2
 rm -rf "$out/pyc" && mkdir -p "$out/pyc/files"
 python3 - "$out/corpus" "$out/pyc" <<'PY'
-import json, os, py_compile, sys
+import ast, json, os, py_compile, sys
 corpus, dst = sys.argv[1], sys.argv[2]
 done = set()
 for dirpath, _, names in os.walk(os.path.join(corpus, "files")):
@@ -32,6 +32,13 @@ with open(os.path.join(dst, "truth.jsonl"), "w") as t:
         x = json.loads(line)
         if x["file"] in done:
             x["file"] += "c"
+            # The .pyc holds the string's value, not its source text: `\n` written in the .py
+            # is a newline in the constant (PEM keys in JSON service-account blobs).
+            if "\\" in x["secret"]:
+                try:
+                    x["secret"] = ast.literal_eval('"""' + x["secret"] + '"""')
+                except (SyntaxError, ValueError):
+                    pass
             t.write(json.dumps(x) + "\n")
 print(f"{len(done)} .py files compiled", file=sys.stderr)
 PY

@@ -1,7 +1,7 @@
 //! The compiled rule set and the scan over a byte buffer.
 
 use crate::rule::{Rule, RuleDef, RuleError, compile, parse_rule_file};
-use crate::validate::{entropy, is_code_path, is_placeholder};
+use crate::validate::{entropy, is_code_path, is_pattern, is_placeholder};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use std::collections::HashMap;
 use std::ops::Range;
@@ -226,7 +226,8 @@ impl RuleSet {
                 return false;
             }
         }
-        if is_placeholder(secret) || is_binary(secret) || is_code_path(secret) {
+        if is_placeholder(secret) || is_binary(secret) || is_code_path(secret) || is_pattern(secret)
+        {
             return false;
         }
         if rule.exclude.iter().any(|x| x.is_match(secret)) {

@@ -499,6 +499,21 @@ pub fn is_code_path(secret: &[u8]) -> bool {
     secret.contains(&b'.') && CODE_PATH.is_match(secret)
 }
 
+static PATTERN: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+    regex::bytes::Regex::new(
+        r"\(\?[:!=<i]|\[\^?(?:[A-Za-z0-9]-[A-Za-z0-9]|\\[dws])+[^\]]{0,8}\](?:[{+*?]|$)|\\[dws][{+*]",
+    )
+    .expect("PATTERN is a valid regex")
+});
+
+/// Is `secret` a regular expression — `(?:ghp|gho)_[A-Za-z0-9_]{36,255}`, `sk-[a-z0-9]{32}` — the
+/// way detectors and validators write what a credential looks like? A group opener `(?:`, a
+/// character class of ranges followed by a quantifier, or `\d{`/`\w+`. Random characters do not
+/// form these. Applies to every rule (see `engine::accept`).
+pub fn is_pattern(secret: &[u8]) -> bool {
+    PATTERN.is_match(secret)
+}
+
 /// Does a value from a generic `key = value` assignment look like code rather than a secret?
 /// (identifiers, dotted paths, function calls, environment lookups, file paths, URLs without
 /// credentials, numbers, and words of one case.)
@@ -748,6 +763,30 @@ mod tests {
             "v1.2.3",
         ] {
             assert!(!is_code_path(t.as_bytes()), "{t}");
+        }
+    }
+
+    #[test]
+    fn regular_expressions_are_patterns_and_random_brackets_are_not() {
+        for p in [
+            "(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9_]{36,255}",
+            "sk-[a-z0-9]{32}",
+            "AKIA[0-9A-Z]{16}",
+            "xox[baprs]-[0-9a-zA-Z-]+",
+            "(?i)api[_-]?key",
+            "token_\\d{8}",
+            "[A-Za-z0-9+/]+={0,2}",
+        ] {
+            assert!(is_pattern(p.as_bytes()), "{p}");
+        }
+        for t in [
+            "Tr0u#b(4dor&3",
+            "p@[ss]w0rd-X9{q}",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
+            "ghp_Zx4pQ9rT2vW8yB3nM6kL1cF5hJ7gD01Sz2sN",
+            "a]b[c-d",
+        ] {
+            assert!(!is_pattern(t.as_bytes()), "{t}");
         }
     }
 

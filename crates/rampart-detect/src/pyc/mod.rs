@@ -12,6 +12,14 @@
 //! constant. It needs no per-version layout of code objects (which changes between Python
 //! releases): a byte that is not a string tag, or a "string" whose bytes are not text
 //! (bytecode, line tables), is stepped over one byte at a time.
+//!
+//! A constant assigned to a name (`API_KEY = "…"`, `self.password = "…"`, `{"token": "…"}`,
+//! `connect(password="…")`) comes out as `API_KEY = "…"` on its line, so that rules that need
+//! the name see it; the names are read from the bytecode by [`assignments`] for CPython 3.8–3.14.
+
+mod marshal;
+
+pub use marshal::{assignments, parses};
 
 /// The strings of a `.pyc`, joined by `\n` so that each starts on its own line.
 #[derive(Debug, Default)]
@@ -53,6 +61,7 @@ pub fn strings(data: &[u8]) -> Option<PycText> {
     if !is_pyc(data) {
         return None;
     }
+    let names = marshal::assignments(data);
     let mut out = PycText::default();
     let mut i = 8;
     while i < data.len() {
@@ -83,7 +92,14 @@ pub fn strings(data: &[u8]) -> Option<PycText> {
                     out.text.push(b'\n');
                 }
                 out.starts.push(out.text.len());
-                out.text.extend_from_slice(s);
+                if let Some(n) = names.get(s) {
+                    out.text.extend_from_slice(n.as_bytes());
+                    out.text.extend_from_slice(b" = \"");
+                    out.text.extend_from_slice(s);
+                    out.text.push(b'"');
+                } else {
+                    out.text.extend_from_slice(s);
+                }
             }
             i = start + len;
         } else {
