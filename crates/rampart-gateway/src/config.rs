@@ -544,6 +544,15 @@ impl Config {
         Ok(t)
     }
 
+    /// Whether `admin.token_env` names a variable that is not set (or is empty): the admin API
+    /// is then off, not an error.
+    pub fn admin_token_unset(&self) -> bool {
+        self.admin
+            .token_env
+            .as_ref()
+            .is_some_and(|v| std::env::var(v).map_or(true, |t| t.trim().is_empty()))
+    }
+
     /// The provider key of upstream `name` (`None` when it needs none).
     pub fn upstream_key(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
         let Some(u) = self.upstreams.get(name) else {
@@ -573,6 +582,18 @@ mod tests {
         let c = parse(EXAMPLE).unwrap();
         assert!(!c.models.is_empty());
         assert!(!c.upstreams.is_empty());
+        // `rampart gateway --init` writes this file: guardrails are on from the start.
+        let g = c.guardrails.expect("guardrails section");
+        assert!(g.enabled);
+        // Every key gets the default policy: rules block, the classifier records.
+        let r = g.resolver().unwrap();
+        let (name, p) = r.for_key("any-key").unwrap();
+        assert_eq!(name, "default");
+        assert_eq!(p.inbound.injection, rampart_guard::Mode::Block);
+        assert_eq!(
+            p.inbound.classifier.action(rampart_guard::Mode::Block),
+            Some(rampart_guard::Action::Flag)
+        );
     }
 
     #[test]

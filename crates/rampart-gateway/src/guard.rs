@@ -148,14 +148,17 @@ impl Inspector for GuardInspector {
 
     fn response_inspector(&self, info: &RequestInfo) -> Option<Box<dyn ResponseInspector>> {
         let (name, policy) = self.policies.for_key(&info.key_name)?;
-        if info.route == Route::Embeddings || !inspects_responses(policy) {
+        // Embeddings and token counts carry no generated text.
+        if matches!(info.route, Route::Embeddings | Route::CountTokens)
+            || !inspects_responses(policy)
+        {
             return None;
         }
         Some(Box::new(GuardResponse {
             scanner: StreamScanner::new(
                 Arc::clone(&self.guard),
                 Arc::clone(policy),
-                info.route == Route::Messages,
+                info.route.is_anthropic(),
             ),
             info: info.clone(),
             policy: name.to_string(),

@@ -17,6 +17,8 @@ pub enum Route {
     Embeddings,
     /// `POST /v1/messages`
     Messages,
+    /// `POST /v1/messages/count_tokens`
+    CountTokens,
     /// `GET /v1/models`
     Models,
     /// `/admin/…`
@@ -26,11 +28,12 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 7] = [
+    const ALL: [Route; 8] = [
         Route::Chat,
         Route::Completions,
         Route::Embeddings,
         Route::Messages,
+        Route::CountTokens,
         Route::Models,
         Route::Admin,
         Route::Other,
@@ -43,10 +46,16 @@ impl Route {
             Route::Completions => "completions",
             Route::Embeddings => "embeddings",
             Route::Messages => "messages",
+            Route::CountTokens => "count_tokens",
             Route::Models => "models",
             Route::Admin => "admin",
             Route::Other => "other",
         }
+    }
+
+    /// Whether the route speaks Anthropic's Messages API.
+    pub fn is_anthropic(self) -> bool {
+        matches!(self, Route::Messages | Route::CountTokens)
     }
 
     fn idx(self) -> usize {
@@ -99,8 +108,8 @@ impl Histogram {
 
 /// All gateway metrics.
 pub struct Metrics {
-    requests: [[AtomicU64; 5]; 7],
-    latency: [Histogram; 7],
+    requests: [[AtomicU64; 5]; 8],
+    latency: [Histogram; 8],
     upstreams: Vec<String>,
     upstream_requests: Vec<AtomicU64>,
     upstream_errors: Vec<[AtomicU64; 4]>,

@@ -106,7 +106,16 @@ impl Gateway {
     /// Open the database, read secrets, load keys and start the write-behind thread.
     pub fn new(config: Config, options: Options) -> Result<Gateway, GatewayError> {
         let secret = config.server_secret()?;
-        let admin_token = config.admin_token()?.map(|t| sha256(t.expose().as_bytes()));
+        // As documented in the example config: without a token the admin API is off (404). A
+        // variable that is named but not set is said at startup, so a typo does not go unseen.
+        let admin_token = match config.admin_token() {
+            Ok(t) => t.map(|t| sha256(t.expose().as_bytes())),
+            Err(e) if config.admin_token_unset() => {
+                rampart_core::stderr_line!("rampart gateway: warning: the admin API is off: {e}");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         let upstream::Built {
             ready: ups,
             disabled,
@@ -533,7 +542,12 @@ impl Drop for Metered {
 impl Finish {
     fn complete(mut self, usage: Usage, how: &str) {
         let ok = self.upstream_status < 400;
-        let usage = if ok { usage } else { Usage::default() };
+        // Counting tokens generates nothing: it is free upstream, and free against limits here.
+        let usage = if ok && self.route != Route::CountTokens {
+            usage
+        } else {
+            Usage::default()
+        };
         let cost = (usage.prompt as f64 * self.model.in_nanos
             + usage.completion as f64 * self.model.out_nanos)
             .round() as i64;
@@ -638,7 +652,7 @@ impl ApiError {
     }
 
     fn response(&self, route: Route, request_id: &str) -> Response<Body> {
-        let body = if route == Route::Messages {
+        let body = if route.is_anthropic() {
             let t = match self.status.as_u16() {
                 401 => "authentication_error",
                 403 => "permission_error",
@@ -681,6 +695,7 @@ fn route_of(method: &Method, path: &str) -> Route {
         (&Method::POST, "/v1/completions") => Route::Completions,
         (&Method::POST, "/v1/embeddings") => Route::Embeddings,
         (&Method::POST, "/v1/messages") => Route::Messages,
+        (&Method::POST, "/v1/messages/count_tokens") => Route::CountTokens,
         (&Method::GET, "/v1/models") => Route::Models,
         (_, p) if p == "/admin" || p.starts_with("/admin/") => Route::Admin,
         _ => Route::Other,
@@ -1061,7 +1076,7 @@ async fn api(state: &Arc<State>, ctx: &mut Ctx, req: Request<Incoming>) -> Resul
             )
         })?;
     ctx.model = Some(Arc::clone(&model));
-    if model.anthropic != (route == Route::Messages) {
+    if model.anthropic != route.is_anthropic() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request_error",

@@ -165,6 +165,9 @@ impl Upstream {
         };
         match self.kind {
             UpstreamKind::Openai => format!("{}/{tail}", self.base),
+            UpstreamKind::Anthropic if route == Route::CountTokens => {
+                format!("{}/v1/messages/count_tokens", self.base)
+            }
             UpstreamKind::Anthropic => format!("{}/v1/messages", self.base),
             UpstreamKind::Azure => format!(
                 "{}/openai/deployments/{}/{tail}?api-version={}",

@@ -475,6 +475,36 @@ async fn aliases_renames_embeddings_anthropic_and_azure() {
     .await;
     assert_eq!(r.status, 200);
     assert!(r.text().contains("message_stop"));
+    // Token counting (the Anthropic SDK's `messages.count_tokens`, Claude Code) goes to the same
+    // upstream with the provider's key, under the same key checks; it costs nothing.
+    let count = |model: &'static str| {
+        let key = key.clone();
+        async move {
+            send_with(
+                gw.addr,
+                "/v1/messages/count_tokens",
+                &[
+                    ("x-api-key", key.as_str()),
+                    ("content-type", "application/json"),
+                ],
+                &json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+                    .to_string(),
+            )
+            .await
+        }
+    };
+    let r = count("claude-x").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["input_tokens"], 17);
+    let seen = mock.last();
+    assert_eq!(seen.path, "/v1/messages/count_tokens");
+    assert_eq!(seen.headers["x-api-key"], PROVIDER_KEY);
+    let r = count("gpt-mock").await;
+    assert_eq!(
+        r.status, 400,
+        "an OpenAI-style model has no token-count endpoint here"
+    );
+    assert_eq!(r.json()["error"]["type"], "invalid_request_error");
     // Azure: deployment in the path, api-version in the query, api-key header.
     let r = chat(gw.addr, &key, "azure-model").await;
     assert_eq!(r.status, 200);
@@ -498,6 +528,17 @@ async fn aliases_renames_embeddings_anthropic_and_azure() {
     assert_eq!(msgs[0]["prompt_tokens"], 13);
     assert_eq!(msgs[1]["prompt_tokens"], 21);
     assert_eq!(msgs[1]["completion_tokens"], 4);
+    assert_eq!(msgs[2]["path"], "/v1/messages/count_tokens", "{}", msgs[2]);
+    assert_eq!(msgs[2]["status"], 200);
+    assert_eq!(
+        (
+            msgs[2]["prompt_tokens"].as_u64(),
+            msgs[2]["cost_nanos"].as_i64()
+        ),
+        (Some(0), Some(0)),
+        "{}",
+        msgs[2]
+    );
 }
 
 #[tokio::test]

@@ -102,6 +102,9 @@ async fn mock_handle(
             std::future::pending::<()>().await;
             unreachable!()
         }
+        _ if path.ends_with("/v1/messages/count_tokens") => {
+            full(StatusCode::OK, "application/json", r#"{"input_tokens":17}"#)
+        }
         _ if path.ends_with("/v1/messages") => {
             if stream {
                 let s = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":21,\"output_tokens\":1}}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":4}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
