@@ -53,6 +53,7 @@ fuzz_target!(|data: &[u8]| {
                 manifest: "fuzz".into(),
                 line: None,
                 dev: false,
+                hashes: Vec::new(),
             };
             let _ = rampart_deps::matcher::match_package(&db, &pkg);
             let _ = rampart_deps::matcher::match_package_full(&db, &pkg);

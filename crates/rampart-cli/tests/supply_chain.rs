@@ -114,3 +114,99 @@ fn litellm_is_malicious_in_requirements_uv_lock_and_an_image() {
     assert_eq!(plan.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&plan.stdout).contains("MAL-2026-2144"));
 }
+
+#[test]
+fn fix_plan_does_not_give_the_all_clear_over_a_lockfile_it_could_not_read() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let out = rampart(p, &["db", "import", MAL, "--db", "osv.rdb"]);
+    assert_eq!(out.status.code(), Some(0));
+    fs::create_dir_all(p.join("app/web")).unwrap();
+    fs::write(p.join("app/requirements.txt"), "requests==2.32.3\n").unwrap();
+    // Cut off mid-file, as by a failed copy.
+    fs::write(
+        p.join("app/web/package-lock.json"),
+        "{\n  \"lockfileVersion\": 3,\n  \"packages\": {\n    \"node_modules/lodash\": {\n      \"vers",
+    )
+    .unwrap();
+    let lock = "app/web/package-lock.json";
+
+    // Alone, or beside a clean file: nothing vulnerable is not an all-clear. Exit 2, named.
+    for target in [lock, "app"] {
+        let out = rampart(p, &["fix-plan", target, "--db", "osv.rdb"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{target}: {stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "Not checked: 1 file could not be read (listed above): {lock}."
+            )),
+            "{stdout}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains(&format!("skipped {lock}: line 5: invalid JSON"))
+        );
+    }
+    let out = rampart(p, &["fix-plan", "app", "--db", "osv.rdb", "-f", "json"]);
+    assert_eq!(json(&out)["unreadable"], json!([lock]));
+
+    // Vulnerable packages elsewhere still exit 1, and the unread file is still named.
+    fs::write(p.join("app/requirements.txt"), "litellm==1.82.8\n").unwrap();
+    let out = rampart(p, &["fix-plan", "app", "--db", "osv.rdb"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Not checked: 1 file"));
+
+    // A package entry the reader passes over is a note, not an unread file.
+    fs::write(
+        p.join("app/web/package-lock.json"),
+        r#"{"lockfileVersion": 3, "packages": {"node_modules/x": "1.0.0"}}"#,
+    )
+    .unwrap();
+    fs::write(p.join("app/requirements.txt"), "requests==2.32.3\n").unwrap();
+    let out = rampart(p, &["fix-plan", "app", "--db", "osv.rdb"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("entry `node_modules/x` is a string"));
+}
+
+const RUSTSEC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../rampart-deps/tests/fixtures/osv/RUSTSEC-2016-0001.json"
+);
+
+#[test]
+fn fix_plan_says_how_a_transitive_package_gets_in() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let out = rampart(p, &["db", "import", RUSTSEC, "--db", "osv.rdb"]);
+    assert_eq!(out.status.code(), Some(0));
+    fs::create_dir(p.join("svc")).unwrap();
+    // app -> hyper-tls -> native-tls -> openssl 0.7.14 (RUSTSEC-2016-0001, fixed in 0.9.0).
+    let reg = "source = \"registry+https://github.com/rust-lang/crates.io-index\"";
+    fs::write(
+        p.join("svc/Cargo.lock"),
+        format!(
+            "version = 4\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\ndependencies = [\"hyper-tls\"]\n\n\
+             [[package]]\nname = \"hyper-tls\"\nversion = \"0.1.0\"\n{reg}\ndependencies = [\"native-tls\"]\n\n\
+             [[package]]\nname = \"native-tls\"\nversion = \"0.1.5\"\n{reg}\ndependencies = [\"openssl\"]\n\n\
+             [[package]]\nname = \"openssl\"\nversion = \"0.7.14\"\n{reg}\n"
+        ),
+    )
+    .unwrap();
+    let out = rampart(p, &["fix-plan", "svc", "--db", "osv.rdb"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("upgrade to 0.9.0"), "{text}");
+    assert!(
+        text.contains("via hyper-tls@0.1.0 > native-tls@0.1.5"),
+        "{text}"
+    );
+    let out = rampart(p, &["fix-plan", "svc", "--db", "osv.rdb", "-f", "json"]);
+    let item = &json(&out)["manifests"][0]["items"][0];
+    assert_eq!(item["package"]["name"], "openssl");
+    assert_eq!(item["via"], json!(["hyper-tls@0.1.0", "native-tls@0.1.5"]));
+}

@@ -112,6 +112,7 @@ fn run_match(db_path: &str, pkgs_path: &str) {
                 manifest: "bench".into(),
                 line: None,
                 dev: false,
+                hashes: Vec::new(),
             }
         })
         .collect();

@@ -26,6 +26,9 @@ pub struct Manifest {
     pub packages: Vec<Package>,
     /// Entries passed over, and why.
     pub notes: Vec<String>,
+    /// The dependency graph among `packages`, when the file records one.
+    #[serde(skip)]
+    pub graph: Option<inventory::Graph>,
 }
 
 impl Manifest {
@@ -166,6 +169,7 @@ impl DepsDetector {
             format,
             packages: parsed.packages,
             notes: parsed.notes,
+            graph: parsed.graph,
         })
     }
 }

@@ -61,6 +61,12 @@ pub struct PlanItem {
     pub fixes: usize,
     /// Advisory groups it leaves open.
     pub unfixed: Vec<String>,
+    /// For a package that is not a direct dependency, how it gets in, when the lockfile records
+    /// a graph: the shortest chain from a direct dependency to the package's parent, as
+    /// `name@version` (upgrading the first may be how to reach the fixed version). Empty for a
+    /// direct dependency, or when the file has no graph.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
 }
 
 /// The plan for one manifest.
@@ -89,6 +95,9 @@ pub struct Plan {
     pub no_fix: usize,
     /// Packages checked.
     pub packages_checked: usize,
+    /// Lockfiles and package databases that could not be read at all, so the plan does not
+    /// cover them (filled in by the caller, which sees the read errors).
+    pub unreadable: Vec<String>,
     /// The limitation every reader should know.
     pub note: String,
 }
@@ -186,6 +195,7 @@ pub fn plan_package(pkg: &Package, m: &PackageMatch) -> Option<PlanItem> {
             action: Action::Remove,
             fixes: 0,
             unfixed: names,
+            via: Vec::new(),
         });
     }
     let installed = version::parse(eco, pkg.match_version()).ok();
@@ -246,6 +256,7 @@ pub fn plan_package(pkg: &Package, m: &PackageMatch) -> Option<PlanItem> {
                 },
                 fixes: groups.len(),
                 unfixed: Vec::new(),
+                via: Vec::new(),
             });
         }
         let fixed = groups.len() - still;
@@ -278,6 +289,7 @@ pub fn plan_package(pkg: &Package, m: &PackageMatch) -> Option<PlanItem> {
                 },
                 fixes: fixed,
                 unfixed,
+                via: Vec::new(),
             })
         }
         None => Some(PlanItem {
@@ -286,6 +298,7 @@ pub fn plan_package(pkg: &Package, m: &PackageMatch) -> Option<PlanItem> {
             action: Action::NoFix,
             fixes: 0,
             unfixed: names,
+            via: Vec::new(),
         }),
     }
 }
@@ -304,13 +317,23 @@ pub fn plan(db: &Database, manifests: &[Manifest]) -> Result<Plan, DbError> {
     for man in manifests {
         let mut items = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for pkg in &man.packages {
+        let parents = man
+            .graph
+            .as_ref()
+            .map(|g| shortest_parents(g, man.packages.len()));
+        for (idx, pkg) in man.packages.iter().enumerate() {
             if !seen.insert((&pkg.manifest, &pkg.name, &pkg.version)) {
                 continue;
             }
             out.packages_checked += 1;
             let m = matcher::match_package_full(db, pkg)?;
-            if let Some(item) = plan_package(pkg, &m) {
+            if let Some(mut item) = plan_package(pkg, &m) {
+                if let Some(parents) = &parents {
+                    item.via = chain(parents, idx)
+                        .into_iter()
+                        .map(|i| format!("{}@{}", man.packages[i].name, man.packages[i].version))
+                        .collect();
+                }
                 out.advisories_total += item.advisories.len();
                 match &item.action {
                     Action::Upgrade { .. } => {
@@ -336,9 +359,67 @@ pub fn plan(db: &Database, manifests: &[Manifest]) -> Result<Plan, DbError> {
     Ok(out)
 }
 
+/// Breadth-first from the direct dependencies: each reachable package's parent on a shortest
+/// chain (`usize::MAX` for a direct dependency, `None` when unreachable).
+fn shortest_parents(g: &crate::inventory::Graph, n: usize) -> Vec<Option<usize>> {
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in &g.edges {
+        if a < n && b < n {
+            children[a].push(b);
+        }
+    }
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    let mut queue = std::collections::VecDeque::new();
+    for &r in &g.roots {
+        if r < n && parent[r].is_none() {
+            parent[r] = Some(usize::MAX);
+            queue.push_back(r);
+        }
+    }
+    while let Some(a) = queue.pop_front() {
+        for &b in &children[a] {
+            if parent[b].is_none() {
+                parent[b] = Some(a);
+                queue.push_back(b);
+            }
+        }
+    }
+    parent
+}
+
+/// The chain from a direct dependency down to `idx`'s parent (empty when `idx` is direct or
+/// unreachable).
+fn chain(parents: &[Option<usize>], idx: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = idx;
+    while let Some(Some(p)) = parents.get(at) {
+        if *p == usize::MAX || out.len() > parents.len() {
+            break;
+        }
+        out.push(*p);
+        at = *p;
+    }
+    out.reverse();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chains_are_shortest_from_a_direct_dependency() {
+        // 0 → 1 → 2 → 3 and 0 → 3: 3 is reached through 0 directly; 4 is direct; 5 unreachable.
+        let g = crate::inventory::Graph {
+            roots: vec![0, 4],
+            edges: vec![(0, 1), (1, 2), (2, 3), (0, 3), (4, 2)],
+        };
+        let p = shortest_parents(&g, 6);
+        assert_eq!(chain(&p, 3), [0]);
+        assert_eq!(chain(&p, 2), [4]);
+        assert!(chain(&p, 4).is_empty());
+        assert!(chain(&p, 5).is_empty());
+    }
 
     #[test]
     fn change_classes() {

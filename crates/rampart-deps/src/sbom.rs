@@ -34,9 +34,13 @@ fn uuid_v4() -> String {
 
 /// Build a CycloneDX 1.6 BOM for `subject` (the scanned path or image) from inventories.
 /// Components are de-duplicated by package URL; every manifest that lists a component is kept
-/// as a `rampart:manifest` property (`path:line`).
+/// as a `rampart:manifest` property (`path:line`). A component that every manifest listing it
+/// marks as a development dependency gets `"scope": "excluded"` (CycloneDX: used for
+/// development or tests, not at run time); others keep the default scope, `required`. Digests the
+/// lockfile pins for the published artifact (npm `integrity`, `Cargo.lock` `checksum`) become
+/// `hashes`.
 pub fn cyclonedx(subject: &str, manifests: &[Manifest]) -> Value {
-    let mut comps: BTreeMap<String, (Value, Vec<String>)> = BTreeMap::new();
+    let mut comps: BTreeMap<String, (Value, Vec<String>, bool)> = BTreeMap::new();
     for m in manifests {
         for p in &m.packages {
             let purl = p.purl();
@@ -58,16 +62,48 @@ pub fn cyclonedx(subject: &str, manifests: &[Manifest]) -> Value {
                 if let Some(g) = group {
                     c["group"] = json!(g);
                 }
-                (c, Vec::new())
+                (c, Vec::new(), true)
             });
             if !entry.1.contains(&where_) {
                 entry.1.push(where_);
             }
+            entry.2 &= p.dev;
+            if entry.0.get("hashes").is_none() && !p.hashes.is_empty() {
+                entry.0["hashes"] = p
+                    .hashes
+                    .iter()
+                    .map(|(alg, hex)| json!({"alg": alg, "content": hex}))
+                    .collect();
+            }
         }
+    }
+    // The graph, for the files that record one: purl → purls it depends on; the subject's
+    // direct dependencies. Files without a graph add nothing (CycloneDX: unknown).
+    let mut depends: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut direct: std::collections::BTreeSet<String> = Default::default();
+    for m in manifests {
+        let Some(g) = &m.graph else { continue };
+        // Each package's purl once, not once per edge it is on.
+        let purls: Vec<String> = m.packages.iter().map(|p| p.purl()).collect();
+        let purl = |i: usize| purls.get(i).cloned();
+        for p in &purls {
+            depends.entry(p.clone()).or_default();
+        }
+        for &(from, to) in &g.edges {
+            if let (Some(f), Some(t)) = (purl(from), purl(to))
+                && f != t
+            {
+                depends.entry(f).or_default().insert(t);
+            }
+        }
+        direct.extend(g.roots.iter().filter_map(|&i| purl(i)));
     }
     let components: Vec<Value> = comps
         .into_values()
-        .map(|(mut c, locs)| {
+        .map(|(mut c, locs, dev)| {
+            if dev {
+                c["scope"] = json!("excluded");
+            }
             let mut props: Vec<Value> = locs
                 .into_iter()
                 .map(|l| json!({"name": "rampart:manifest", "value": l}))
@@ -79,7 +115,7 @@ pub fn cyclonedx(subject: &str, manifests: &[Manifest]) -> Value {
             c
         })
         .collect();
-    json!({
+    let mut bom = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
@@ -101,7 +137,17 @@ pub fn cyclonedx(subject: &str, manifests: &[Manifest]) -> Value {
             }
         },
         "components": components,
-    })
+    });
+    if !depends.is_empty() {
+        let mut deps = vec![json!({"ref": "rampart:subject", "dependsOn": direct})];
+        deps.extend(
+            depends
+                .into_iter()
+                .map(|(r, on)| json!({"ref": r, "dependsOn": on})),
+        );
+        bom["dependencies"] = Value::Array(deps);
+    }
+    bom
 }
 
 #[cfg(test)]

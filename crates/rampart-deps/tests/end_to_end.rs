@@ -353,6 +353,52 @@ fn sbom_lists_components_with_purls_and_locations() {
     );
     let serial = bom["serialNumber"].as_str().unwrap();
     assert!(serial.starts_with("urn:uuid:") && serial.len() == 45);
+    assert!(comps.iter().all(|c| c.get("scope").is_none()));
+
+    // Development-only packages are `excluded` (CycloneDX: not needed at run time); a package
+    // that is a dev dependency in one place and installed for real in another is not.
+    std::fs::create_dir_all(root.join("web")).unwrap();
+    std::fs::write(
+        root.join("web/package-lock.json"),
+        br#"{"lockfileVersion": 3, "packages": {
+            "node_modules/mocha": {"version": "10.0.0", "dev": true},
+            "node_modules/express": {"version": "4.18.2", "integrity": "sha512-IesqQ3HXLbSCg6oBpNFh9qmR0tr15hSd54XNHDKnqFza8DVTL5f+yltIKyeAv0LnLceqjuZL3Tx3BcRRGHYCzQ=="},
+            "node_modules/@scope/pkg": {"version": "1.0.0", "dev": true}
+        }}"#,
+    )
+    .unwrap();
+    let (manifests, _) = walk::inventory(root);
+    let bom = rampart_deps::sbom::cyclonedx("demo", &manifests);
+    let scope = |name: &str| {
+        let c = bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        c.get("scope").and_then(|s| s.as_str()).map(str::to_string)
+    };
+    assert_eq!(scope("mocha").as_deref(), Some("excluded"));
+    // The tarball digest the lockfile pins, as hex.
+    let express = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "express")
+        .unwrap();
+    assert_eq!(
+        express["hashes"],
+        serde_json::json!([{"alg": "SHA-512", "content": "21eb2a4371d72db48283aa01a4d161f6a991d2daf5e6149de785cd1c32a7a85cdaf035532f97feca5b482b2780bf42e72dc7aa8ee64bdd3c7705c451187602cd"}])
+    );
+    assert_eq!(scope("express"), None);
+    assert_eq!(scope("pkg"), None, "installed in node_modules too");
+    // The lockfile's graph: the subject depends on the lockfile's direct dependencies (none
+    // declared here), every component of that lockfile has an entry; other files add nothing.
+    let deps = bom["dependencies"].as_array().expect("a dependency graph");
+    assert_eq!(deps[0]["ref"], "rampart:subject");
+    let refs: Vec<&str> = deps.iter().map(|d| d["ref"].as_str().unwrap()).collect();
+    assert!(refs.contains(&"pkg:npm/express@4.18.2"), "{refs:?}");
+    assert!(!refs.contains(&"pkg:pypi/django@4.2.10"), "{refs:?}");
 }
 
 #[test]

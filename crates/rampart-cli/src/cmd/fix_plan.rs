@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 use rampart_core::{stderr_line, terminal_safe as safe};
 use rampart_deps::fixplan::{self, Action};
-use rampart_deps::{DepsDetector, walk};
+use rampart_deps::{DepsDetector, inventory, walk};
 
 use std::path::PathBuf;
 
@@ -19,7 +19,8 @@ var/lib/dpkg/status, lib/apk/db/installed) under PATH, matches them against the 
 database (`rampart db update`), and proposes for each vulnerable package the lowest version that
 fixes all its known advisories and is not itself affected or malicious (patch before minor before
 major). Targets are the fixed versions named by advisories: the database does not list every
-release. Exit codes: 0 = nothing vulnerable, 1 = vulnerable or malicious packages, 2 = error.")]
+release. Exit codes: 0 = nothing vulnerable, 1 = vulnerable or malicious packages, 2 = error, or
+nothing vulnerable found but a lockfile could not be read (it is named; the plan does not cover it).")]
 pub struct Args {
     /// Directory or lockfile.
     #[arg(value_name = "PATH")]
@@ -63,27 +64,60 @@ fn run_inner(args: Args) -> Result<u8> {
     let Some(db) = det.database() else {
         bail!("no advisory database");
     };
-    let plan = fixplan::plan(db, &inventory)?;
+    let mut plan = fixplan::plan(db, &inventory)?;
+    // A lockfile that produced a read error and no inventory was not checked at all.
+    let read: std::collections::HashSet<String> =
+        inventory.iter().map(|m| m.location.display()).collect();
+    let mut unreadable: Vec<String> = out
+        .skipped
+        .iter()
+        .filter(|s| !read.contains(&s.path) && inventory::recognise(&s.path).is_some())
+        .map(|s| s.path.clone())
+        .collect();
+    unreadable.sort();
+    unreadable.dedup();
+    plan.unreadable = unreadable;
     if args.format == "json" {
         let json = serde_json::to_string_pretty(&plan)?;
         outln!("{json}");
     } else {
         print_table(&plan);
     }
-    Ok(if plan.manifests.is_empty() { 0 } else { 1 })
+    Ok(if !plan.manifests.is_empty() {
+        1
+    } else if !plan.unreadable.is_empty() {
+        2
+    } else {
+        0
+    })
 }
 
 fn print_table(plan: &fixplan::Plan) {
+    let unreadable = || {
+        if !plan.unreadable.is_empty() {
+            outln!(
+                "Not checked: {} file{} could not be read (listed above): {}.",
+                plan.unreadable.len(),
+                if plan.unreadable.len() == 1 { "" } else { "s" },
+                plan.unreadable
+                    .iter()
+                    .map(|p| safe(p).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    };
     if plan.manifests.is_empty() {
         outln!(
             "No known vulnerable or malicious packages among {} checked.",
             plan.packages_checked
         );
+        unreadable();
         return;
     }
     for m in &plan.manifests {
         outln!("{}", safe(&m.manifest));
-        let rows: Vec<[String; 4]> = m
+        let rows: Vec<([String; 4], String)> = m
             .items
             .iter()
             .map(|i| {
@@ -105,24 +139,35 @@ fn print_table(plan: &fixplan::Plan) {
                     }
                     Action::NoFix => "no fixed version known".to_string(),
                 };
-                [
-                    &i.package.name,
-                    &i.package.version,
-                    &action,
-                    &i.advisories.join(", "),
-                ]
-                .map(|s| safe(s).into_owned())
+                let via = if i.via.is_empty() {
+                    String::new()
+                } else {
+                    safe(&format!("via {}", i.via.join(" > "))).into_owned()
+                };
+                (
+                    [
+                        &i.package.name,
+                        &i.package.version,
+                        &action,
+                        &i.advisories.join(", "),
+                    ]
+                    .map(|s| safe(s).into_owned()),
+                    via,
+                )
             })
             .collect();
-        let header = ["PACKAGE", "INSTALLED", "ACTION", "ADVISORIES"].map(String::from);
+        let header = (
+            ["PACKAGE", "INSTALLED", "ACTION", "ADVISORIES"].map(String::from),
+            String::new(),
+        );
         let lines = || std::iter::once(&header).chain(&rows);
         let mut w = [0usize; 3];
-        for r in lines() {
+        for (r, _) in lines() {
             for k in 0..3 {
                 w[k] = w[k].max(r[k].chars().count());
             }
         }
-        for r in lines() {
+        for (r, via) in lines() {
             outln!(
                 "  {:<w0$}  {:<w1$}  {:<w2$}  {}",
                 r[0],
@@ -133,6 +178,10 @@ fn print_table(plan: &fixplan::Plan) {
                 w1 = w[1],
                 w2 = w[2]
             );
+            // How a transitive package gets in: the direct dependency to look at first.
+            if !via.is_empty() {
+                outln!("    {via}");
+            }
         }
         outln!();
     }
@@ -142,5 +191,6 @@ fn print_table(plan: &fixplan::Plan) {
         plan.packages_checked,
         if plan.packages_checked == 1 { "" } else { "s" }
     );
+    unreadable();
     outln!("Note: {}", plan.note);
 }

@@ -41,6 +41,10 @@ pub struct Package {
     /// Listed only as a development dependency.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dev: bool,
+    /// Digests of the published artifact the lockfile pins (npm `integrity`, `Cargo.lock`
+    /// `checksum`): CycloneDX algorithm name and lowercase hex. For SBOMs; not in findings.
+    #[serde(skip)]
+    pub hashes: Vec<(&'static str, String)>,
 }
 
 impl Package {
@@ -61,6 +65,7 @@ impl Package {
             manifest: manifest.to_string(),
             line,
             dev: false,
+            hashes: Vec::new(),
         }
     }
 
@@ -324,6 +329,38 @@ pub struct Parsed {
     pub includes: Vec<(String, u32)>,
     /// Lines or entries that were passed over, and why (unpinned requirements, local packages…).
     pub notes: Vec<String>,
+    /// The dependency graph, when the format records one: `Some` even if empty.
+    pub graph: Option<Graph>,
+}
+
+/// Who depends on whom among a file's [`Parsed::packages`] (indices into that list).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Graph {
+    /// The project's own direct dependencies.
+    pub roots: Vec<usize>,
+    /// `(from, to)`: package `from` depends on package `to`.
+    pub edges: Vec<(usize, usize)>,
+}
+
+impl Graph {
+    /// Record that package `from` — the project itself when `None` — depends on package `to`.
+    /// A package listing itself is not an edge.
+    pub(crate) fn add(&mut self, from: Option<usize>, to: usize) {
+        match from {
+            Some(f) if f != to => self.edges.push((f, to)),
+            Some(_) => {}
+            None => self.roots.push(to),
+        }
+    }
+
+    /// The graph with roots and edges sorted and each listed once.
+    pub(crate) fn finish(mut self) -> Graph {
+        self.roots.sort_unstable();
+        self.roots.dedup();
+        self.edges.sort_unstable();
+        self.edges.dedup();
+        self
+    }
 }
 
 /// Read the inventory of one file of format `format` (see [`recognise`]).
@@ -453,6 +490,48 @@ pub(crate) fn find_line(text: &str, needle: &str, from: usize) -> Option<(u32, u
     text.get(from..)?
         .find(needle)
         .map(|i| (line_at(text, from + i), from + i))
+}
+
+/// The digests of a Subresource Integrity string (`sha512-<base64> sha1-<base64>`, as npm, yarn
+/// and pnpm record a tarball), as (CycloneDX algorithm, hex). Unknown algorithms and bad base64
+/// are left out.
+pub(crate) fn sri(integrity: &str) -> Vec<(&'static str, String)> {
+    use base64::Engine as _;
+    integrity
+        .split_whitespace()
+        .filter_map(|h| {
+            let (alg, b64) = h.split_once('-')?;
+            let (name, len) = match alg {
+                "sha512" => ("SHA-512", 64),
+                "sha384" => ("SHA-384", 48),
+                "sha256" => ("SHA-256", 32),
+                "sha1" => ("SHA-1", 20),
+                _ => return None,
+            };
+            let b64 = b64.split('?').next().unwrap_or(b64); // SRI options
+            let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+            (raw.len() == len).then(|| (name, hex(&raw)))
+        })
+        .collect()
+}
+
+/// Lowercase hex.
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The note for a package entry whose version is not a string (`found`, as written) or is missing
+/// (`None`).
+pub(crate) fn bad_version(
+    path: &str,
+    line: u32,
+    name: &str,
+    found: Option<&dyn fmt::Display>,
+) -> String {
+    match found {
+        Some(v) => format!("{path}:{line}: `{name}` has version {v}, which is not a string"),
+        None => format!("{path}:{line}: `{name}` has no version"),
+    }
 }
 
 /// The line of a JSON parse error.

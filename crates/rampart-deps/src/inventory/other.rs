@@ -14,6 +14,10 @@ pub(super) fn cargo_lock(path: &str, text: &str) -> Result<Parsed, InventoryErro
         version: String,
         #[serde(default)]
         source: Option<String>,
+        #[serde(default)]
+        checksum: Option<String>,
+        #[serde(default)]
+        dependencies: Vec<String>,
     }
     #[derive(Deserialize)]
     struct Lock {
@@ -33,8 +37,14 @@ pub(super) fn cargo_lock(path: &str, text: &str) -> Result<Parsed, InventoryErro
         }
     }
     let mut out = Parsed::default();
+    // Dependency lists, resolved once every package is known: (from, entries); `None` is the
+    // workspace's own crates, whose dependencies are the project's direct ones.
+    let mut deps: Vec<(Option<usize>, Vec<String>)> = Vec::new();
     for p in lock.package {
-        let Some(src) = p.source else { continue };
+        let Some(src) = p.source else {
+            deps.push((None, p.dependencies));
+            continue;
+        };
         let line = line_at(text, p.name.span().start);
         if !(src.starts_with("registry+") || src.starts_with("sparse+")) {
             out.notes.push(format!(
@@ -42,14 +52,47 @@ pub(super) fn cargo_lock(path: &str, text: &str) -> Result<Parsed, InventoryErro
                 p.name.get_ref()
             ));
         }
-        out.packages.push(Package::new(
+        let mut pkg = Package::new(
             Ecosystem::CratesIo,
             p.name.into_inner(),
             p.version,
             path,
             Some(line),
-        ));
+        );
+        // SHA-256 of the `.crate` file (lockfile versions 2+).
+        if let Some(c) = p
+            .checksum
+            .filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            pkg.hashes.push(("SHA-256", c.to_ascii_lowercase()));
+        }
+        deps.push((Some(out.packages.len()), p.dependencies));
+        out.packages.push(pkg);
     }
+    // An entry is `name`, `name version` or `name version (source)`; the name alone is enough
+    // when the lockfile has one version of it.
+    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (i, p) in out.packages.iter().enumerate() {
+        by_name.entry(p.name.as_str()).or_default().push(i);
+    }
+    let find = |entry: &str| -> Option<usize> {
+        let mut it = entry.split_whitespace();
+        let name = it.next()?;
+        let version = it.next();
+        let mut hits = by_name
+            .get(name)?
+            .iter()
+            .filter(|&&i| version.is_none_or(|v| out.packages[i].version == v));
+        let first = *hits.next()?;
+        hits.next().is_none().then_some(first)
+    };
+    let mut graph = super::Graph::default();
+    for (from, list) in &deps {
+        for to in list.iter().filter_map(|e| find(e)) {
+            graph.add(*from, to);
+        }
+    }
+    out.graph = Some(graph.finish());
     Ok(out)
 }
 

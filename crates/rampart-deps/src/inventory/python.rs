@@ -1,6 +1,8 @@
 //! Python: requirements files, lockfiles and installed metadata.
 
-use super::{InventoryError, Package, Parsed, err, find_line, json_err, line_at, toml_err};
+use super::{
+    InventoryError, Package, Parsed, bad_version, err, find_line, json_err, line_at, toml_err,
+};
 use crate::Ecosystem;
 use serde::Deserialize;
 use toml::Spanned;
@@ -37,6 +39,8 @@ pub(super) fn requirements(path: &str, text: &str) -> Result<Parsed, InventoryEr
     if let Some(c) = cur {
         logical.push(c);
     }
+    // Lines that are not requirements: pip refuses the whole file, a scanner reads the rest.
+    let mut unreadable: Vec<(u32, String)> = Vec::new();
     for (lineno, line) in logical {
         // Comments start at `#` at line start or after whitespace.
         let mut content = line.as_str();
@@ -84,11 +88,8 @@ pub(super) fn requirements(path: &str, text: &str) -> Result<Parsed, InventoryEr
             .unwrap_or(req.len());
         let name = &req[..name_end];
         if !valid_name(name) {
-            return Err(err(
-                path,
-                Some(lineno),
-                format!("cannot read requirement `{}`", truncate(content, 80)),
-            ));
+            unreadable.push((lineno, content.to_string()));
+            continue;
         }
         let mut rest = req[name_end..].trim_start();
         if rest.starts_with('[') {
@@ -109,6 +110,10 @@ pub(super) fn requirements(path: &str, text: &str) -> Result<Parsed, InventoryEr
             ));
             continue;
         }
+        if !rest.starts_with(['=', '<', '>', '!', '~', '(']) {
+            unreadable.push((lineno, content.to_string()));
+            continue;
+        }
         let pinned = rest
             .strip_prefix("===")
             .or_else(|| rest.strip_prefix("=="))
@@ -118,10 +123,29 @@ pub(super) fn requirements(path: &str, text: &str) -> Result<Parsed, InventoryEr
                 out.packages
                     .push(Package::new(PY, name, v, path, Some(lineno)));
             }
+            Some("") => out.notes.push(format!(
+                "{path}:{lineno}: `{name}{rest}` has no version after `==`"
+            )),
             _ => out.notes.push(format!(
                 "{path}:{lineno}: `{name}{rest}` is not pinned with `==`; no version to check"
             )),
         }
+    }
+    let mut unreadable = unreadable.into_iter();
+    if out.packages.is_empty() && out.includes.is_empty() {
+        if let Some((lineno, content)) = unreadable.next() {
+            return Err(err(
+                path,
+                Some(lineno),
+                format!("cannot read requirement `{}`", truncate(&content, 80)),
+            ));
+        }
+    }
+    for (lineno, content) in unreadable {
+        out.notes.push(format!(
+            "{path}:{lineno}: cannot read requirement `{}` (pip would refuse this file)",
+            truncate(&content, 80)
+        ));
     }
     Ok(out)
 }
@@ -165,31 +189,97 @@ fn truncate(s: &str, n: usize) -> String {
 
 #[derive(Deserialize)]
 struct TomlPackage {
-    name: Spanned<String>,
     #[serde(default)]
-    version: Option<String>,
+    name: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    version: Option<toml::Value>,
     #[serde(default)]
     source: Option<toml::Value>,
     #[serde(default)]
-    category: Option<String>,
+    category: Option<toml::Value>,
+    /// uv: `[{ name, version? }, …]`; poetry: a table (not read).
+    #[serde(default)]
+    dependencies: Option<toml::Value>,
+    /// uv: extras, `{ extra = [{ name, … }] }`.
+    #[serde(default, rename = "optional-dependencies")]
+    optional_dependencies: Option<toml::Value>,
+    /// uv: dependency groups, same shape.
+    #[serde(default, rename = "dev-dependencies")]
+    dev_dependencies: Option<toml::Value>,
+}
+
+impl TomlPackage {
+    fn name(&self) -> &str {
+        self.name
+            .as_ref()
+            .and_then(|n| n.get_ref().as_str())
+            .unwrap_or("")
+    }
 }
 
 #[derive(Deserialize)]
 struct PackageLock {
     #[serde(default)]
-    package: Vec<TomlPackage>,
+    package: Vec<Spanned<TomlPackage>>,
+    #[serde(default)]
+    metadata: Option<toml::Value>,
+    /// uv's format version.
+    #[serde(default)]
+    version: Option<toml::Value>,
 }
 
+/// The packages of a TOML lockfile's `[[package]]` tables. An entry whose fields have the wrong
+/// type is noted, not fatal. `format` is the `[metadata]` key of the format version and the
+/// newest major version known; a newer one is read with a note.
 fn toml_packages(
     path: &str,
     text: &str,
+    format: Option<(&str, u64)>,
     mut keep: impl FnMut(&TomlPackage) -> Result<bool, String>,
 ) -> Result<Parsed, InventoryError> {
     let lock: PackageLock = toml::from_str(text).map_err(|e| toml_err(path, text, &e))?;
     let mut out = Parsed::default();
-    for p in lock.package {
-        let line = line_at(text, p.name.span().start);
-        match keep(&p) {
+    read_packages(path, text, &lock.package, &mut keep, &mut out);
+    if let Some((key, known)) = format {
+        let found = lock.metadata.as_ref().and_then(|m| m.get(key));
+        if let Some(n) = found.and_then(|v| newer_than(v, known)) {
+            let line = find_line(text, key, 0).map_or(0, |x| x.0);
+            out.notes.push(format!(
+                "{path}:{line}: {key} {n} is newer than this reader knows (up to {known}.x); read as {known}.x, so check the result"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn read_packages(
+    path: &str,
+    text: &str,
+    tables: &[Spanned<TomlPackage>],
+    keep: &mut impl FnMut(&TomlPackage) -> Result<bool, String>,
+    out: &mut Parsed,
+) {
+    for table in tables {
+        let p = table.get_ref();
+        let line = match &p.name {
+            Some(n) => line_at(text, n.span().start),
+            None => line_at(text, table.span().start),
+        };
+        let name = match p.name.as_ref().map(|n| n.get_ref()) {
+            Some(toml::Value::String(n)) => n.clone(),
+            Some(other) => {
+                out.notes.push(format!(
+                    "{path}:{line}: package name {other} is not a string"
+                ));
+                continue;
+            }
+            None => {
+                out.notes
+                    .push(format!("{path}:{line}: a [[package]] without `name`"));
+                continue;
+            }
+        };
+        match keep(p) {
             Ok(true) => {}
             Ok(false) => continue,
             Err(why) => {
@@ -197,46 +287,51 @@ fn toml_packages(
                 continue;
             }
         }
-        let Some(v) = p.version.clone() else {
-            out.notes.push(format!(
-                "{path}:{line}: `{}` has no version",
-                p.name.get_ref()
-            ));
-            continue;
+        let v = match &p.version {
+            Some(toml::Value::String(v)) => v.clone(),
+            other => {
+                let found = other.as_ref().map(|v| v as &dyn std::fmt::Display);
+                out.notes.push(bad_version(path, line, &name, found));
+                continue;
+            }
         };
-        let mut pkg = Package::new(PY, p.name.get_ref().clone(), v, path, Some(line));
-        pkg.dev = p.category.as_deref() == Some("dev");
+        let mut pkg = Package::new(PY, name, v, path, Some(line));
+        pkg.dev = p.category.as_ref().and_then(|c| c.as_str()) == Some("dev");
         out.packages.push(pkg);
     }
-    Ok(out)
+}
+
+/// The format version `v` (a string such as `"2.1"` or a number) when its major part is above
+/// `known`.
+fn newer_than(v: &toml::Value, known: u64) -> Option<String> {
+    let s = match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        _ => return None,
+    };
+    let major: u64 = s.split('.').next()?.trim().parse().ok()?;
+    (major > known).then(|| format!("`{s}`"))
 }
 
 pub(super) fn poetry_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
-    toml_packages(path, text, |p| {
+    toml_packages(path, text, Some(("lock-version", 2)), |p| {
         let kind = p
             .source
             .as_ref()
             .and_then(|s| s.get("type"))
             .and_then(|t| t.as_str());
         if kind == Some("directory") {
-            return Err(format!(
-                "`{}` is a local directory package",
-                p.name.get_ref()
-            ));
+            return Err(format!("`{}` is a local directory package", p.name()));
         }
         Ok(true)
     })
 }
 
 pub(super) fn uv_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
-    #[derive(Deserialize)]
-    struct Head {
-        #[serde(default)]
-        version: Option<i64>,
-    }
-    let head: Head = toml::from_str(text).map_err(|e| toml_err(path, text, &e))?;
-    if let Some(v) = head.version {
-        if v != 1 {
+    let lock: PackageLock = toml::from_str(text).map_err(|e| toml_err(path, text, &e))?;
+    if let Some(v) = &lock.version {
+        if v.as_integer() != Some(1) {
             return Err(err(
                 path,
                 Some(1),
@@ -244,18 +339,91 @@ pub(super) fn uv_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> 
             ));
         }
     }
-    toml_packages(path, text, |p| {
-        let local = p.source.as_ref().is_some_and(|s| {
-            ["editable", "virtual", "directory", "path"]
-                .iter()
-                .any(|k| s.get(*k).is_some())
-        });
-        Ok(!local)
+    let mut out = Parsed::default();
+    read_packages(
+        path,
+        text,
+        &lock.package,
+        &mut |p| Ok(!uv_local(p)),
+        &mut out,
+    );
+    out.graph = Some(uv_graph(&lock.package, &out.packages));
+    Ok(out)
+}
+
+/// The project's own packages in a `uv.lock` (editable, virtual, directory, path sources).
+fn uv_local(p: &TomlPackage) -> bool {
+    p.source.as_ref().is_some_and(|s| {
+        ["editable", "virtual", "directory", "path"]
+            .iter()
+            .any(|k| s.get(*k).is_some())
     })
 }
 
+/// The dependency graph of a `uv.lock`: every package's `dependencies`, `optional-dependencies`
+/// (extras) and `dev-dependencies` (groups) entries, `{ name, version? }`, resolved by name (and
+/// version where uv writes one because several are locked) among `packages`, the ones read; the
+/// project's own (editable, virtual) packages give the direct dependencies.
+fn uv_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> super::Graph {
+    let mut g = super::Graph::default();
+    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (i, p) in packages.iter().enumerate() {
+        by_name.entry(p.name.as_str()).or_default().push(i);
+    }
+    let find = |e: &toml::Value| -> Option<usize> {
+        let hits = by_name.get(e.get("name")?.as_str()?)?;
+        match e.get("version").and_then(|v| v.as_str()) {
+            Some(v) => hits.iter().copied().find(|&i| packages[i].version == v),
+            None if hits.len() == 1 => Some(hits[0]),
+            None => None,
+        }
+    };
+    // Entries of `dependencies = [..]` and of every list in `optional-`/`dev-dependencies`.
+    let entries = |p: &TomlPackage| -> Vec<toml::Value> {
+        let mut v: Vec<toml::Value> = Vec::new();
+        if let Some(toml::Value::Array(a)) = &p.dependencies {
+            v.extend(a.iter().cloned());
+        }
+        for t in [&p.optional_dependencies, &p.dev_dependencies]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(t) = t.as_table() {
+                for list in t.values().filter_map(|l| l.as_array()) {
+                    v.extend(list.iter().cloned());
+                }
+            }
+        }
+        v
+    };
+    for table in tables {
+        let p = table.get_ref();
+        // The project's own packages (a virtual root may have no version) give the roots.
+        let from = if uv_local(p) {
+            None
+        } else {
+            let version = p.version.as_ref().and_then(|v| v.as_str());
+            let found = version.and_then(|v| {
+                by_name
+                    .get(p.name())?
+                    .iter()
+                    .copied()
+                    .find(|&i| packages[i].version == v)
+            });
+            match found {
+                Some(i) => Some(i),
+                None => continue,
+            }
+        };
+        for to in entries(p).iter().filter_map(&find) {
+            g.add(from, to);
+        }
+    }
+    g.finish()
+}
+
 pub(super) fn pdm_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
-    toml_packages(path, text, |_| Ok(true))
+    toml_packages(path, text, Some(("lock_version", 4)), |_| Ok(true))
 }
 
 pub(super) fn pylock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
@@ -264,7 +432,7 @@ pub(super) fn pylock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
         #[serde(rename = "lock-version", default)]
         lock_version: Option<String>,
         #[serde(default)]
-        packages: Vec<TomlPackage>,
+        packages: Vec<Spanned<TomlPackage>>,
     }
     let lock: Pylock = toml::from_str(text).map_err(|e| toml_err(path, text, &e))?;
     match lock.lock_version.as_deref() {
@@ -279,22 +447,14 @@ pub(super) fn pylock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
         None => return Err(err(path, None, "not a pylock file: no `lock-version`")),
     }
     let mut out = Parsed::default();
-    for p in lock.packages {
-        let line = line_at(text, p.name.span().start);
-        match p.version {
-            Some(v) => out.packages.push(Package::new(
-                PY,
-                p.name.get_ref().clone(),
-                v,
-                path,
-                Some(line),
-            )),
-            None => out.notes.push(format!(
-                "{path}:{line}: `{}` has no version (VCS or directory package)",
-                p.name.get_ref()
-            )),
-        }
-    }
+    let mut keep = |p: &TomlPackage| match p.version {
+        None => Err(format!(
+            "`{}` has no version (VCS or directory package)",
+            p.name()
+        )),
+        Some(_) => Ok(true),
+    };
+    read_packages(path, text, &lock.packages, &mut keep, &mut out);
     Ok(out)
 }
 
@@ -308,6 +468,13 @@ pub(super) fn pipfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
         )
     })?;
     let mut out = Parsed::default();
+    let spec = obj.get("_meta").and_then(|m| m.get("pipfile-spec"));
+    if let Some(n) = spec.and_then(|s| s.as_u64()).filter(|n| *n > 6) {
+        out.notes.push(format!(
+            "{path}:{}: pipfile-spec {n} is newer than this reader knows (up to 6); read as 6, so check the result",
+            find_line(text, "\"pipfile-spec\"", 0).map_or(0, |x| x.0)
+        ));
+    }
     for (section, dev) in [("default", false), ("develop", true)] {
         let map = match obj.get(section) {
             None => continue,
@@ -327,10 +494,8 @@ pub(super) fn pipfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
             let ver = match info.get("version") {
                 Some(serde_json::Value::String(v)) => v.as_str(),
                 Some(other) => {
-                    out.notes.push(format!(
-                        "{path}:{}: `{name}` has a version that is not a string ({other})",
-                        line.unwrap_or(0)
-                    ));
+                    out.notes
+                        .push(bad_version(path, line.unwrap_or(0), name, Some(other)));
                     continue;
                 }
                 None => {

@@ -105,7 +105,8 @@ fn requirements_txt() {
         p.notes
     );
     assert!(p.notes.iter().any(|n| n.contains("numpy")));
-    let e = parse(Format::Requirements, "requirements.txt", b"ok==1\n%%%==2\n").unwrap_err();
+    // A bad line loses only itself (see damaged_python_locks_…); alone, it is an error.
+    let e = parse(Format::Requirements, "requirements.txt", b"# x\n%%%==2\n").unwrap_err();
     assert_eq!(e.line, Some(2));
     assert!(e.to_string().starts_with("requirements.txt:2:"), "{e}");
 }
@@ -299,11 +300,14 @@ __metadata:
 
 #[test]
 fn pnpm_5_6_9() {
-    let v5 = "lockfileVersion: 5.4\n\nspecifiers:\n  a: ^1\n\npackages:\n\n  /lodash/4.17.20:\n    resolution: {integrity: x}\n\n  /@types/node/18.0.0_peer@1.0.0:\n    dev: true\n";
+    let v5 = "lockfileVersion: 5.4\n\nspecifiers:\n  a: ^1\n\npackages:\n\n  /lodash/4.17.20:\n    resolution: {integrity: x}\n    dev: false\n\n  /@types/node/18.0.0_peer@1.0.0:\n    dev: true\n";
+    let p = read("pnpm-lock.yaml", v5);
     assert_eq!(
-        triples(&read("pnpm-lock.yaml", v5)),
-        vec![t("lodash", "4.17.20", 8), t("@types/node", "18.0.0", 11)]
+        triples(&p),
+        vec![t("lodash", "4.17.20", 8), t("@types/node", "18.0.0", 12)]
     );
+    let dev: Vec<bool> = p.packages.iter().map(|p| p.dev).collect();
+    assert_eq!(dev, [false, true]);
     let v6 = "lockfileVersion: '6.0'\n\npackages:\n\n  /lodash@4.17.20:\n    resolution: {integrity: x}\n\n  /@emotion/react@11.0.0(react@18.2.0):\n    dev: false\n";
     assert_eq!(
         triples(&read("pnpm-lock.yaml", v6)),
@@ -321,6 +325,386 @@ fn pnpm_5_6_9() {
     )
     .unwrap_err();
     assert!(e.message.contains("unsupported"), "{e}");
+}
+
+/// Notes of `p`, without the `path:line: ` prefix of each, for matching.
+fn note_texts(p: &Parsed) -> Vec<String> {
+    p.notes
+        .iter()
+        .map(|n| n.splitn(3, ':').nth(2).unwrap_or(n).trim().to_string())
+        .collect()
+}
+
+#[test]
+fn damaged_js_lockfiles_keep_what_can_be_read_and_say_what_cannot() {
+    // npm v3: one entry of the wrong shape, one version of the wrong type, one without version.
+    let v3 = r#"{
+  "lockfileVersion": 3,
+  "packages": {
+    "": { "name": "app", "workspaces": ["packages/*"] },
+    "node_modules/axios": "0.21.1",
+    "node_modules/lodash": { "version": 4.17 },
+    "node_modules/debug": { "resolved": "https://r/debug.tgz" },
+    "node_modules/ms": { "version": "2.1.3" },
+    "node_modules/wsa": { "resolved": "packages/wsa", "link": true },
+    "node_modules/vendored": { "resolved": "../vendored", "link": true },
+    "packages/wsa": { "version": "1.0.0" }
+  }
+}"#;
+    let p = read("package-lock.json", v3);
+    assert_eq!(triples(&p), vec![t("ms", "2.1.3", 8)]);
+    assert_eq!(
+        note_texts(&p),
+        vec![
+            "entry `node_modules/axios` is a string, not an object",
+            "`debug` has no version",
+            "`lodash` has version 4.17, which is not a string",
+            "`vendored` is a local package (link to `../vendored`); not checked against advisories",
+        ]
+    );
+    assert!(
+        p.notes[0].starts_with("package-lock.json:5:"),
+        "{:?}",
+        p.notes
+    );
+    let e = parse(
+        Format::NpmLock,
+        "package-lock.json",
+        b"{\n  \"lockfileVersion\": 3,\n  \"packages\": [\"lodash\"]\n}",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.line, e.message.as_str()),
+        (Some(3), "`packages` is an array, not an object")
+    );
+
+    // npm v1: the line is the entry's, not an earlier `requires` naming it; a registry tarball
+    // is the package it names; `dependencies` of the wrong type is noted.
+    let v1 = r#"{
+  "lockfileVersion": 1,
+  "dependencies": {
+    "debug": {
+      "version": "4.3.4",
+      "requires": {
+        "ms": "2.1.2"
+      },
+      "dependencies": ["ms"]
+    },
+    "ms": {
+      "version": "https://registry.npmjs.org/ms/-/ms-2.0.0.tgz"
+    },
+    "@types/node": {
+      "version": "https://registry.npmjs.org/@types/node/-/node-18.0.0.tgz"
+    },
+    "evil": {
+      "version": "https://example.com/lodash/-/lodash-4.17.21.tgz"
+    }
+  }
+}"#;
+    let p = read("package-lock.json", v1);
+    assert_eq!(
+        triples(&p),
+        vec![
+            t("@types/node", "18.0.0", 14),
+            t("debug", "4.3.4", 4),
+            t("ms", "2.0.0", 11)
+        ]
+    );
+    assert_eq!(
+        note_texts(&p),
+        vec![
+            "`dependencies` of `debug` is an array, not an object; what it nests is skipped",
+            "`evil` is not from the registry (`https://example.com/lodash/-/lodash-4.17.21.tgz`)",
+        ]
+    );
+
+    // yarn v1: an entry without a version loses that entry, not the file; a truncated file
+    // keeps what came before the cut and says so; a local package is noted.
+    let yarn = "# yarn lockfile v1\n\nbad@^1.0.0:\n  version\n    nested \"1.0.0\"\n\nlocal@file:./local:\n  version \"0.0.1\"\n\nlodash@^4.17.15:\n  version \"4.17.15\"\n\nms@";
+    let p = read("yarn.lock", yarn);
+    assert_eq!(triples(&p), vec![t("lodash", "4.17.15", 10)]);
+    assert_eq!(
+        note_texts(&p),
+        vec![
+            "`local` is a local package (`file:./local`); not checked against advisories",
+            "entry `bad` has no version",
+            "expected `package@range:`, found `ms@`",
+            "the file ends in the middle of a line, so it looks truncated; entries after it are missing",
+        ]
+    );
+    // Nothing readable at all is an error naming the first problem.
+    let e = parse(
+        Format::YarnLock,
+        "yarn.lock",
+        b"# yarn lockfile v1\n\nx@^1:\n  resolved \"u\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.line, e.message.as_str()),
+        (Some(3), "entry `x` has no version")
+    );
+
+    // pnpm: `packages` that is not a mapping is an error; tabs, an unclosed flow mapping and a
+    // missing final newline are noted; a local package is noted.
+    let e = parse(
+        Format::PnpmLock,
+        "pnpm-lock.yaml",
+        b"lockfileVersion: '9.0'\n\npackages: 5\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.line, Some(3), "{e}");
+    let pnpm = "lockfileVersion: '9.0'\n\nsettings:\n\tautoInstallPeers: true\n\npackages:\n\n  local@file:local:\n    resolution: {directory: local, type: directory}\n\n  ms@2.1.3:\n    resolution: {integrity: x}\n\n  lodash@4.17.21:\n    resolution: {integr";
+    let p = read("pnpm-lock.yaml", pnpm);
+    assert_eq!(
+        triples(&p),
+        vec![t("ms", "2.1.3", 11), t("lodash", "4.17.21", 14)]
+    );
+    let notes = note_texts(&p);
+    assert_eq!(notes.len(), 4, "{notes:?}");
+    assert!(notes[0].starts_with("`local` is a local package (`file:local`)"));
+    assert!(notes[1].starts_with("a tab in the indentation") && p.notes[1].contains(":4:"));
+    assert!(notes[2].starts_with("`{` is not closed") && p.notes[2].contains(":15:"));
+    assert!(notes[3].contains("looks truncated"));
+}
+
+#[test]
+fn damaged_python_locks_keep_what_can_be_read_and_say_what_cannot() {
+    // One version of the wrong type used to make the whole poetry/pdm/uv lock unreadable.
+    let poetry = "[[package]]\nname = \"jinja2\"\nversion = 2.1\n\n[[package]]\nname = \"django\"\nversion = \"3.2.0\"\n\n[[package]]\nversion = \"1.0\"\n\n[metadata]\nlock-version = \"3.0\"\n";
+    let p = read("poetry.lock", poetry);
+    assert_eq!(triples(&p), vec![t("django", "3.2.0", 6)]);
+    assert_eq!(
+        note_texts(&p),
+        vec![
+            "`jinja2` has version 2.1, which is not a string",
+            "a [[package]] without `name`",
+            "lock-version `3.0` is newer than this reader knows (up to 2.x); read as 2.x, so check the result",
+        ]
+    );
+    assert!(p.notes[2].starts_with("poetry.lock:13:"), "{:?}", p.notes);
+    let pdm = "[metadata]\nlock_version = \"4.5.0\"\n\n[[package]]\nname = \"rich\"\nversion = \"13.0.0\"\n";
+    assert!(read("pdm.lock", pdm).notes.is_empty());
+    let pipfile = r#"{"_meta": {"pipfile-spec": 7}, "default": {"rich": {"version": "==13.0.0"}}}"#;
+    let p = read("Pipfile.lock", pipfile);
+    assert_eq!(p.packages.len(), 1);
+    assert!(
+        note_texts(&p)[0].starts_with("pipfile-spec 7 is newer"),
+        "{:?}",
+        p.notes
+    );
+
+    // A line that is not a requirement is noted; the file is an error only if nothing else is.
+    let req = "django==3.2.0\nthis is not a requirement !!\n!!\nrequests==\n";
+    let p = read("requirements.txt", req);
+    assert_eq!(triples(&p), vec![t("django", "3.2.0", 1)]);
+    assert_eq!(
+        note_texts(&p),
+        vec![
+            "`requests==` has no version after `==`",
+            "cannot read requirement `this is not a requirement !!` (pip would refuse this file)",
+            "cannot read requirement `!!` (pip would refuse this file)",
+        ]
+    );
+    let e = parse(
+        Format::Requirements,
+        "requirements.txt",
+        b"# x\nnot a requirement\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.line, e.message.as_str()),
+        (Some(2), "cannot read requirement `not a requirement`")
+    );
+}
+
+/// `(from, to)` edges and roots of `p`'s graph as `name@version`, sorted.
+fn graph_of(p: &Parsed) -> (Vec<String>, Vec<(String, String)>) {
+    let g = p.graph.as_ref().expect("a graph");
+    let nv = |i: usize| format!("{}@{}", p.packages[i].name, p.packages[i].version);
+    let mut roots: Vec<String> = g.roots.iter().map(|&i| nv(i)).collect();
+    let mut edges: Vec<(String, String)> = g.edges.iter().map(|&(a, b)| (nv(a), nv(b))).collect();
+    roots.sort();
+    edges.sort();
+    (roots, edges)
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn dependency_graphs_of_cargo_npm_pnpm_and_uv_locks() {
+    // Cargo.lock: the workspace crate's dependencies are the roots; `name version` picks one of
+    // two versions, a bare name the only one.
+    let cargo = r#"version = 4
+
+[[package]]
+name = "app"
+version = "0.1.0"
+dependencies = ["rand 0.8.5", "serde"]
+
+[[package]]
+name = "rand"
+version = "0.8.5"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+dependencies = ["rand_core 0.6.4"]
+
+[[package]]
+name = "rand_core"
+version = "0.6.4"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "rand_core"
+version = "0.9.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "serde"
+version = "1.0.0"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+"#;
+    assert_eq!(
+        graph_of(&read("Cargo.lock", cargo)),
+        (
+            strs(&["rand@0.8.5", "serde@1.0.0"]),
+            pairs(&[("rand@0.8.5", "rand_core@0.6.4")])
+        )
+    );
+
+    // npm v3: Node's resolution, nearest node_modules first; the root's devDependencies and a
+    // workspace folder's dependencies are direct.
+    let npm = r#"{
+  "lockfileVersion": 3,
+  "packages": {
+    "": { "dependencies": { "a": "^1" }, "devDependencies": { "b": "^2" }, "workspaces": ["packages/*"] },
+    "node_modules/a": { "version": "1.0.0", "dependencies": { "b": "^1" } },
+    "node_modules/a/node_modules/b": { "version": "1.5.0", "dependencies": { "c": "^1" } },
+    "node_modules/b": { "version": "2.0.0" },
+    "node_modules/c": { "version": "1.0.0" },
+    "node_modules/w": { "resolved": "packages/w", "link": true },
+    "packages/w": { "version": "0.1.0", "dependencies": { "c": "^1" } }
+  }
+}"#;
+    assert_eq!(
+        graph_of(&read("package-lock.json", npm)),
+        (
+            strs(&["a@1.0.0", "b@2.0.0", "c@1.0.0"]),
+            pairs(&[("a@1.0.0", "b@1.5.0"), ("b@1.5.0", "c@1.0.0")])
+        )
+    );
+
+    // pnpm 9: importers give the roots, snapshots the edges; peer suffixes and aliases resolve.
+    let pnpm9 = "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      react-dom:\n        specifier: 18.2.0\n        version: 18.2.0(react@18.2.0)\n      my-lodash:\n        specifier: npm:lodash@4.17.21\n        version: lodash@4.17.21\n      local:\n        specifier: link:../local\n        version: link:../local\n\npackages:\n\n  lodash@4.17.21:\n    resolution: {integrity: x}\n\n  react@18.2.0:\n    resolution: {integrity: y}\n\n  react-dom@18.2.0:\n    resolution: {integrity: z}\n\nsnapshots:\n\n  lodash@4.17.21: {}\n\n  react-dom@18.2.0(react@18.2.0):\n    dependencies:\n      react: 18.2.0\n\n  react@18.2.0: {}\n";
+    assert_eq!(
+        graph_of(&read("pnpm-lock.yaml", pnpm9)),
+        (
+            strs(&["lodash@4.17.21", "react-dom@18.2.0"]),
+            pairs(&[("react-dom@18.2.0", "react@18.2.0")])
+        )
+    );
+    // pnpm 5: top-level dependencies, `_peer` suffixes, `/name/version` aliases.
+    let pnpm5 = "lockfileVersion: 5.4\n\ndependencies:\n  axios: 0.21.1_debug@4.3.4\n  my-lodash: /lodash/4.17.21\n\npackages:\n\n  /axios/0.21.1_debug@4.3.4:\n    resolution: {integrity: x}\n    dependencies:\n      follow-redirects: 1.16.3_debug@4.3.4\n    dev: false\n\n  /follow-redirects/1.16.3_debug@4.3.4:\n    resolution: {integrity: y}\n\n  /lodash/4.17.21:\n    resolution: {integrity: z}\n";
+    assert_eq!(
+        graph_of(&read("pnpm-lock.yaml", pnpm5)),
+        (
+            strs(&["axios@0.21.1", "lodash@4.17.21"]),
+            pairs(&[("axios@0.21.1", "follow-redirects@1.16.3")])
+        )
+    );
+    // uv: the editable project gives the roots (dependencies, extras, dev groups); an entry
+    // names a version only where uv locked several (a fork by Python version).
+    let uv = r#"version = 1
+
+[[package]]
+name = "app"
+version = "0.1.0"
+source = { editable = "." }
+dependencies = [
+    { name = "click", version = "8.1.8", marker = "python_full_version < '3.10'" },
+    { name = "click", version = "8.5.1", marker = "python_full_version >= '3.10'" },
+    { name = "requests", extra = ["socks"] },
+]
+
+[package.dev-dependencies]
+dev = [{ name = "pytest" }]
+
+[[package]]
+name = "click"
+version = "8.1.8"
+source = { registry = "https://pypi.org/simple" }
+dependencies = [{ name = "colorama", marker = "sys_platform == 'win32'" }]
+
+[[package]]
+name = "click"
+version = "8.5.1"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "colorama"
+version = "0.4.6"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "pysocks"
+version = "1.7.1"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "pytest"
+version = "9.2.0"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "requests"
+version = "2.19.0"
+source = { registry = "https://pypi.org/simple" }
+
+[package.optional-dependencies]
+socks = [{ name = "pysocks" }]
+"#;
+    assert_eq!(
+        graph_of(&read("uv.lock", uv)),
+        (
+            strs(&[
+                "click@8.1.8",
+                "click@8.5.1",
+                "pytest@9.2.0",
+                "requests@2.19.0"
+            ]),
+            pairs(&[
+                ("click@8.1.8", "colorama@0.4.6"),
+                ("requests@2.19.0", "pysocks@1.7.1")
+            ])
+        )
+    );
+    // Formats without a graph say so.
+    assert!(read("requirements.txt", "django==3.2.0\n").graph.is_none());
+}
+
+#[test]
+fn integrity_strings_become_hex_digests() {
+    let got = sri(
+        "sha512-IesqQ3HXLbSCg6oBpNFh9qmR0tr15hSd54XNHDKnqFza8DVTL5f+yltIKyeAv0LnLceqjuZL3Tx3BcRRGHYCzQ== sha1-EfatjsUqKYSrqv18O1FlA3hcIHI=",
+    );
+    assert_eq!(
+        got,
+        [
+            ("SHA-512", "21eb2a4371d72db48283aa01a4d161f6a991d2daf5e6149de785cd1c32a7a85cdaf035532f97feca5b482b2780bf42e72dc7aa8ee64bdd3c7705c451187602cd".to_string()),
+            ("SHA-1", "11f6ad8ec52a2984abaafd7c3b516503785c2072".to_string()),
+        ]
+    );
+    // Unknown algorithms, bad base64 and digests of the wrong length are left out.
+    assert!(sri("md5-rL0Y20zC+Fzt72VPzMSk2A==").is_empty());
+    assert!(sri("sha512-not*base64").is_empty());
+    assert!(sri("sha256-EfatjsUqKYSrqv18O1FlA3hcIHI=").is_empty());
+    assert!(sri("").is_empty());
 }
 
 #[test]
@@ -387,7 +771,7 @@ fn python_lockfiles() {
     assert!(
         p.notes
             .iter()
-            .any(|n| n.contains("`jinja2` has a version that is not a string"))
+            .any(|n| n.contains("`jinja2` has version 2.1, which is not a string"))
     );
     assert!(
         p.notes
