@@ -210,3 +210,87 @@ fn fix_plan_says_how_a_transitive_package_gets_in() {
     assert_eq!(item["package"]["name"], "openssl");
     assert_eq!(item["via"], json!(["hyper-tls@0.1.0", "native-tls@0.1.5"]));
 }
+
+#[test]
+fn files_beside_a_lockfile_are_read_from_the_folder_scanned_not_the_working_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let out = rampart(p, &["db", "import", MAL, "--db", "osv.rdb"]);
+    assert_eq!(out.status.code(), Some(0));
+    // An include beside the requirements file: scanned as `svc` from the folder above, it was
+    // looked for in the working directory and reported as not found.
+    fs::create_dir(p.join("svc")).unwrap();
+    fs::write(
+        p.join("svc/requirements.txt"),
+        "-r base.txt\nflask==3.0.0\n",
+    )
+    .unwrap();
+    fs::write(p.join("svc/base.txt"), "litellm==1.82.8\n").unwrap();
+    let out = rampart(p, &["scan", "svc", "--db", "osv.rdb", "-f", "json"]);
+    let v = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{v}");
+    let f = &v["findings"][0];
+    assert!(
+        f["location"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("base.txt"),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("not found"), "{v}");
+
+    // A poetry lock: the graph from the lock, the direct dependencies from pyproject.toml.
+    fs::create_dir(p.join("py")).unwrap();
+    fs::write(
+        p.join("py/pyproject.toml"),
+        "[project]\nname = \"demo\"\ndependencies = [\"agentkit\", \"typing_extensions\"]\n\n\
+         [dependency-groups]\ndev = [\"pytest>=8\"]\n",
+    )
+    .unwrap();
+    let pkg = |name: &str, version: &str, groups: &str, deps: &str| {
+        format!(
+            "[[package]]\nname = \"{name}\"\nversion = \"{version}\"\ngroups = [{groups}]\n{deps}\n"
+        )
+    };
+    fs::write(
+        p.join("py/poetry.lock"),
+        [
+            pkg(
+                "agentkit",
+                "1.0.0",
+                "\"main\"",
+                "\n[package.dependencies]\nlitellm = \">=1.80\"\ntyping-extensions = \"*\"\n",
+            ),
+            pkg("litellm", "1.82.8", "\"main\"", ""),
+            pkg("pytest", "8.4.2", "\"dev\"", ""),
+            pkg("typing-extensions", "4.15.0", "\"main\"", ""),
+            "[metadata]\nlock-version = \"2.1\"\n".to_string(),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let out = rampart(p, &["fix-plan", "py", "--db", "osv.rdb", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let item = &json(&out)["manifests"][0]["items"][0];
+    assert_eq!(item["package"]["name"], "litellm");
+    assert_eq!(item["via"], json!(["agentkit@1.0.0"]));
+    let out = rampart(p, &["sbom", "py"]);
+    assert_eq!(out.status.code(), Some(0));
+    let bom = json(&out);
+    let subject = bom["metadata"]["component"]["bom-ref"].clone();
+    let deps = bom["dependencies"].as_array().unwrap();
+    let direct = deps.iter().find(|d| d["ref"] == subject).unwrap();
+    assert_eq!(
+        direct["dependsOn"],
+        json!([
+            "pkg:pypi/agentkit@1.0.0",
+            "pkg:pypi/pytest@8.4.2",
+            "pkg:pypi/typing-extensions@4.15.0"
+        ]),
+        "{bom}"
+    );
+    let pytest = (bom["components"].as_array().unwrap().iter())
+        .find(|c| c["name"] == "pytest")
+        .unwrap();
+    assert_eq!(pytest["scope"], "excluded");
+}

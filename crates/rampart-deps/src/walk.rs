@@ -84,8 +84,8 @@ pub fn walk(root: &Path, detector: &DepsDetector, progress: &mut dyn FnMut(&Path
     out
 }
 
-/// A reader for `-r` includes from the local filesystem, for [`DepsDetector::with_include_reader`]
-/// when items are plain files (their logical path is a filesystem path).
+/// A reader for `-r` includes and the `pyproject.toml` beside a poetry or pdm lock from the local
+/// filesystem, for [`DepsDetector::with_include_reader`] when items are plain files.
 pub fn disk_include_reader() -> Box<crate::detector::IncludeReader> {
     Box::new(|item: &Item<'_>, path: &str| {
         if item.location.image.is_some()
@@ -94,11 +94,17 @@ pub fn disk_include_reader() -> Box<crate::detector::IncludeReader> {
         {
             return None;
         }
-        let md = std::fs::metadata(path).ok()?;
+        // `path` is resolved against the item's logical path, which a scanner may give relative
+        // to the folder it scans; the location holds the path on disk.
+        let disk = match item.location.path.strip_suffix(item.path) {
+            Some(root) if !path.starts_with('/') => format!("{root}{path}"),
+            _ => path.to_string(),
+        };
+        let md = std::fs::metadata(&disk).ok()?;
         if !md.is_file() || md.len() > MAX_MANIFEST_BYTES {
             return None;
         }
-        std::fs::read(path).ok()
+        std::fs::read(&disk).ok()
     })
 }
 

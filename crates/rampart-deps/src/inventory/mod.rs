@@ -404,6 +404,21 @@ pub fn parse_with_includes(
     read: &dyn Fn(&str) -> Option<Vec<u8>>,
 ) -> Result<Parsed, InventoryError> {
     let mut out = parse(format, path, data)?;
+    if matches!(format, Format::PoetryLock | Format::PdmLock) {
+        // These locks do not say which packages the project requires; its pyproject.toml does.
+        let target = join(path, "pyproject.toml");
+        if let Some(bytes) = read(&target) {
+            let names = std::str::from_utf8(&bytes)
+                .map_err(|_| "not valid UTF-8".to_string())
+                .and_then(python::pyproject_direct);
+            match names {
+                Ok(names) => python::roots_from_pyproject(&mut out, &names),
+                Err(e) => out.notes.push(format!(
+                    "{target}: cannot be read ({e}), so the dependency graph's direct dependencies are guessed (packages nothing else in {path} needs)"
+                )),
+            }
+        }
+    }
     let mut seen = vec![normalise_path(path)];
     let mut queue: Vec<(String, String, u32)> = out
         .includes
@@ -485,6 +500,39 @@ pub(crate) fn line_at(text: &str, off: usize) -> u32 {
 }
 
 /// Line of the first occurrence of `needle` at or after `from`, with the offset found.
+/// Line numbers of offsets met mostly in increasing order: each counts the newlines since the
+/// last one (from the start again when an offset is behind it), so a pass over a file is linear.
+pub(crate) struct LineCounter<'t> {
+    text: &'t str,
+    off: usize,
+    line: u32,
+}
+
+impl<'t> LineCounter<'t> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        LineCounter {
+            text,
+            off: 0,
+            line: 1,
+        }
+    }
+
+    /// 1-based line of byte offset `off`.
+    pub(crate) fn line(&mut self, off: usize) -> u32 {
+        let off = off.min(self.text.len());
+        if off < self.off {
+            (self.off, self.line) = (0, 1);
+        }
+        let newlines = self.text.as_bytes()[self.off..off]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.line += newlines as u32;
+        self.off = off;
+        self.line
+    }
+}
+
 pub(crate) fn find_line(text: &str, needle: &str, from: usize) -> Option<(u32, usize)> {
     let from = from.min(text.len());
     text.get(from..)?

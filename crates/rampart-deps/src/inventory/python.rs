@@ -197,7 +197,11 @@ struct TomlPackage {
     source: Option<toml::Value>,
     #[serde(default)]
     category: Option<toml::Value>,
-    /// uv: `[{ name, version? }, …]`; poetry: a table (not read).
+    /// Poetry 2: the dependency groups that need the package (`["main"]`, `["dev"]`).
+    #[serde(default)]
+    groups: Option<toml::Value>,
+    /// uv: `[{ name, version? }, …]`; poetry: a table, name → constraint; pdm: requirement
+    /// strings.
     #[serde(default)]
     dependencies: Option<toml::Value>,
     /// uv: extras, `{ extra = [{ name, … }] }`.
@@ -235,11 +239,16 @@ fn toml_packages(
     path: &str,
     text: &str,
     format: Option<(&str, u64)>,
+    poetry_groups: bool,
     mut keep: impl FnMut(&TomlPackage) -> Result<bool, String>,
 ) -> Result<Parsed, InventoryError> {
     let lock: PackageLock = toml::from_str(text).map_err(|e| toml_err(path, text, &e))?;
     let mut out = Parsed::default();
     read_packages(path, text, &lock.package, &mut keep, &mut out);
+    if poetry_groups {
+        mark_poetry_dev(&lock.package, &mut out.packages);
+    }
+    out.graph = Some(named_graph(&lock.package, &out.packages));
     if let Some((key, known)) = format {
         let found = lock.metadata.as_ref().and_then(|m| m.get(key));
         if let Some(n) = found.and_then(|v| newer_than(v, known)) {
@@ -301,6 +310,161 @@ fn read_packages(
     }
 }
 
+/// Poetry 2 lists the groups that need a package (`groups = ["main", "dev"]`); one that no
+/// `main` group needs is for development only. (pdm.lock's `groups` name extras as well as
+/// development groups, so pdm packages are not marked.)
+fn mark_poetry_dev(tables: &[Spanned<TomlPackage>], packages: &mut [Package]) {
+    for t in tables {
+        let p = t.get_ref();
+        let Some(groups) = p.groups.as_ref().and_then(|g| g.as_array()) else {
+            continue;
+        };
+        let dev = !groups.is_empty()
+            && groups
+                .iter()
+                .all(|g| g.as_str().is_some_and(|s| s != "main"));
+        let version = p.version.as_ref().and_then(|v| v.as_str());
+        for pkg in packages.iter_mut() {
+            if Some(pkg.version.as_str()) == version && pkg.name == p.name() {
+                pkg.dev |= dev;
+            }
+        }
+    }
+}
+
+/// The name a requirement string (`idna<4,>=2.5; python_version >= "3"`, `httpx[socks]==0.28`)
+/// starts with.
+fn requirement_name(req: &str) -> Option<&str> {
+    let req = req.trim_start();
+    let end = req
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(req.len());
+    let n = &req[..end];
+    valid_name(n).then_some(n)
+}
+
+/// The dependency graph of a poetry or pdm lock: each `[[package]]`'s `dependencies` (poetry:
+/// a table keyed by name, optional ones included when the package they name was locked; pdm:
+/// requirement strings) resolved by normalised name among `packages`, to every locked version of
+/// that name (poetry locks two only under exclusive markers). Neither lock says which packages the
+/// project itself requires, so the roots are the packages no other locked package needs; with
+/// the `pyproject.toml` beside the lock, [`super::parse_with_includes`] puts the declared ones in
+/// their place ([`pyproject_direct`]).
+fn named_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> super::Graph {
+    let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (i, p) in packages.iter().enumerate() {
+        by_name
+            .entry(PY.normalize_name(&p.name))
+            .or_default()
+            .push(i);
+    }
+    let mut g = super::Graph::default();
+    for table in tables {
+        let p = table.get_ref();
+        let version = p.version.as_ref().and_then(|v| v.as_str());
+        let Some(from) = version.and_then(|v| {
+            by_name
+                .get(&PY.normalize_name(p.name()))?
+                .iter()
+                .copied()
+                .find(|&i| packages[i].version == v)
+        }) else {
+            continue;
+        };
+        let names: Vec<&str> = match &p.dependencies {
+            Some(toml::Value::Table(t)) => t.keys().map(String::as_str).collect(),
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .filter_map(|r| r.as_str().and_then(requirement_name))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for n in names {
+            for &to in by_name.get(&PY.normalize_name(n)).into_iter().flatten() {
+                g.add(Some(from), to);
+            }
+        }
+    }
+    let mut needed = vec![false; packages.len()];
+    for &(_, to) in &g.edges {
+        needed[to] = true;
+    }
+    g.roots = (0..packages.len()).filter(|&i| !needed[i]).collect();
+    g.finish()
+}
+
+/// The names of the direct dependencies a `pyproject.toml` declares, normalised: PEP 621
+/// `[project]` `dependencies` and `optional-dependencies`, PEP 735 `[dependency-groups]`,
+/// Poetry's `[tool.poetry.dependencies]` (but `python`), `dev-dependencies` and
+/// `group.*.dependencies`, and pdm's `[tool.pdm.dev-dependencies]`. The project's own name (a
+/// self-reference to its extras) is left out. `Err` with the TOML error when it does not parse.
+pub(super) fn pyproject_direct(text: &str) -> Result<Vec<String>, String> {
+    let doc: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    let get = |path: &[&str]| -> Option<&toml::Value> {
+        let mut v = doc.get(path[0])?;
+        for k in &path[1..] {
+            v = v.get(k)?;
+        }
+        Some(v)
+    };
+    let mut names: Vec<String> = Vec::new();
+    let strings = |v: Option<&toml::Value>, names: &mut Vec<String>| {
+        for r in v.and_then(|v| v.as_array()).into_iter().flatten() {
+            if let Some(n) = r.as_str().and_then(requirement_name) {
+                names.push(PY.normalize_name(n));
+            }
+        }
+    };
+    strings(get(&["project", "dependencies"]), &mut names);
+    for key in [
+        &["project", "optional-dependencies"][..],
+        &["dependency-groups"][..],
+        &["tool", "pdm", "dev-dependencies"][..],
+    ] {
+        for list in get(key).and_then(|t| t.as_table()).into_iter().flatten() {
+            strings(Some(list.1), &mut names);
+        }
+    }
+    let keys = |v: Option<&toml::Value>, names: &mut Vec<String>| {
+        for k in v
+            .and_then(|t| t.as_table())
+            .into_iter()
+            .flatten()
+            .map(|x| x.0)
+        {
+            if k != "python" {
+                names.push(PY.normalize_name(k));
+            }
+        }
+    };
+    keys(get(&["tool", "poetry", "dependencies"]), &mut names);
+    keys(get(&["tool", "poetry", "dev-dependencies"]), &mut names);
+    for group in get(&["tool", "poetry", "group"])
+        .and_then(|t| t.as_table())
+        .into_iter()
+        .flatten()
+    {
+        keys(group.1.get("dependencies"), &mut names);
+    }
+    let own = get(&["project", "name"])
+        .or_else(|| get(&["tool", "poetry", "name"]))
+        .and_then(|n| n.as_str())
+        .map(|n| PY.normalize_name(n));
+    names.retain(|n| Some(n) != own.as_ref());
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Make the packages `names` (from [`pyproject_direct`]) the roots of a poetry or pdm lock's graph.
+pub(super) fn roots_from_pyproject(out: &mut Parsed, names: &[String]) {
+    let Some(g) = out.graph.as_mut() else { return };
+    g.roots = (out.packages.iter().enumerate())
+        .filter(|(_, p)| names.binary_search(&PY.normalize_name(&p.name)).is_ok())
+        .map(|(i, _)| i)
+        .collect();
+}
+
 /// The format version `v` (a string such as `"2.1"` or a number) when its major part is above
 /// `known`.
 fn newer_than(v: &toml::Value, known: u64) -> Option<String> {
@@ -315,7 +479,7 @@ fn newer_than(v: &toml::Value, known: u64) -> Option<String> {
 }
 
 pub(super) fn poetry_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
-    toml_packages(path, text, Some(("lock-version", 2)), |p| {
+    toml_packages(path, text, Some(("lock-version", 2)), true, |p| {
         let kind = p
             .source
             .as_ref()
@@ -423,7 +587,7 @@ fn uv_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> super::Gra
 }
 
 pub(super) fn pdm_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
-    toml_packages(path, text, Some(("lock_version", 4)), |_| Ok(true))
+    toml_packages(path, text, Some(("lock_version", 4)), false, |_| Ok(true))
 }
 
 pub(super) fn pylock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
@@ -489,8 +653,18 @@ pub(super) fn pipfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
             }
         };
         let sec_at = find_line(text, &format!("\"{section}\""), 0).map_or(0, |x| x.1);
+        // pipenv writes the packages sorted, as they are read: each search starts where the
+        // last one ended (from the section's start again if a hand-edited file is out of order).
+        let mut from = sec_at;
+        let mut lines = super::LineCounter::new(text);
         for (name, info) in map {
-            let line = find_line(text, &format!("\"{name}\""), sec_at).map(|x| x.0);
+            let key = format!("\"{name}\"");
+            let find = |at: usize| text.get(at..)?.find(&key).map(|i| at + i);
+            let hit = find(from).or_else(|| find(sec_at));
+            if let Some(at) = hit {
+                from = at;
+            }
+            let line = hit.map(|at| lines.line(at));
             let ver = match info.get("version") {
                 Some(serde_json::Value::String(v)) => v.as_str(),
                 Some(other) => {

@@ -941,3 +941,199 @@ fn invalid_utf8_names_line() {
     let e = parse(Format::Requirements, "requirements.txt", b"a==1\nb==\xff\n").unwrap_err();
     assert_eq!(e.line, Some(2));
 }
+
+#[test]
+fn poetry_and_pdm_graphs_with_the_direct_dependencies_of_pyproject() {
+    // Poetry 2.1 as written for a real project (files and sources cut): names in dependency
+    // tables as the packages spell them, an optional dependency pulled in by an extra, a
+    // dependency whose markers exclude this platform, and `groups`.
+    let poetry = r#"[[package]]
+name = "anyio"
+version = "4.12.1"
+optional = false
+groups = ["main"]
+
+[package.dependencies]
+idna = ">=2.8"
+typing_extensions = {version = ">=4.5", markers = "python_version < \"3.13\""}
+
+[[package]]
+name = "black"
+version = "25.11.0"
+optional = false
+groups = ["dev"]
+
+[package.dependencies]
+click = ">=8.0.0"
+tomli = {version = ">=1.1.0", markers = "python_version < \"3.11\""}
+
+[[package]]
+name = "click"
+version = "8.1.8"
+groups = ["main", "dev"]
+
+[package.dependencies]
+colorama = {version = "*", markers = "platform_system == \"Windows\""}
+
+[[package]]
+name = "colorama"
+version = "0.4.6"
+groups = ["main", "dev"]
+
+[[package]]
+name = "httpx"
+version = "0.28.1"
+groups = ["main"]
+
+[package.dependencies]
+anyio = "*"
+idna = "*"
+socksio = {version = "==1.*", optional = true, markers = "extra == \"socks\""}
+brotli = {version = "*", optional = true}
+
+[[package]]
+name = "idna"
+version = "3.11"
+groups = ["main"]
+
+[[package]]
+name = "socksio"
+version = "1.0.0"
+groups = ["main"]
+
+[[package]]
+name = "tomli"
+version = "2.3.0"
+groups = ["dev"]
+
+[[package]]
+name = "typing-extensions"
+version = "4.15.0"
+groups = ["main"]
+
+[metadata]
+lock-version = "2.1"
+"#;
+    let p = parse(Format::PoetryLock, "poetry.lock", poetry.as_bytes()).unwrap();
+    let dev: Vec<&str> = (p.packages.iter())
+        .filter(|x| x.dev)
+        .map(|x| x.name.as_str())
+        .collect();
+    assert_eq!(dev, ["black", "tomli"]);
+    let (roots, edges) = graph_of(&p);
+    assert_eq!(
+        edges,
+        pairs(&[
+            ("anyio@4.12.1", "idna@3.11"),
+            ("anyio@4.12.1", "typing-extensions@4.15.0"),
+            ("black@25.11.0", "click@8.1.8"),
+            ("black@25.11.0", "tomli@2.3.0"),
+            ("click@8.1.8", "colorama@0.4.6"),
+            ("httpx@0.28.1", "anyio@4.12.1"),
+            ("httpx@0.28.1", "idna@3.11"),
+            ("httpx@0.28.1", "socksio@1.0.0"),
+        ])
+    );
+    // Without the pyproject.toml: the packages nothing else needs.
+    assert_eq!(roots, strs(&["black@25.11.0", "httpx@0.28.1"]));
+    // With it, what it declares (click is needed by black too, and typing_extensions by anyio).
+    let pyproject = br#"[project]
+name = "Demo"
+dependencies = ["httpx[socks]>=0.27", "click>=8", "Typing_Extensions ; python_version < '3.13'", "demo[extra]"]
+
+[tool.poetry.group.dev.dependencies]
+black = ">=24"
+"#;
+    let read = |f: &str| (f == "svc/pyproject.toml").then(|| pyproject.to_vec());
+    let p = parse_with_includes(
+        Format::PoetryLock,
+        "svc/poetry.lock",
+        poetry.as_bytes(),
+        &read,
+    )
+    .unwrap();
+    assert_eq!(
+        graph_of(&p).0,
+        strs(&[
+            "black@25.11.0",
+            "click@8.1.8",
+            "httpx@0.28.1",
+            "typing-extensions@4.15.0"
+        ])
+    );
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+    // A pyproject.toml that does not parse keeps the guess, with a note.
+    let read = |_: &str| Some(b"[project\n".to_vec());
+    let p =
+        parse_with_includes(Format::PoetryLock, "poetry.lock", poetry.as_bytes(), &read).unwrap();
+    assert_eq!(graph_of(&p).0, strs(&["black@25.11.0", "httpx@0.28.1"]));
+    assert!(
+        p.notes[0].starts_with("pyproject.toml: cannot be read"),
+        "{:?}",
+        p.notes
+    );
+
+    // pdm: requirement strings; `groups` (extras as well as dev groups) do not mark dev.
+    let pdm = r#"[metadata]
+groups = ["default", "dev", "socks"]
+lock_version = "4.5.0"
+
+[[package]]
+name = "httpx"
+version = "0.28.1"
+groups = ["default"]
+dependencies = ["anyio", "idna", "socksio==1.*; extra == \"socks\""]
+
+[[package]]
+name = "anyio"
+version = "4.12.1"
+groups = ["default"]
+dependencies = ["idna>=2.8", "typing-extensions>=4.5; python_version < \"3.13\""]
+
+[[package]]
+name = "idna"
+version = "3.11"
+groups = ["default"]
+
+[[package]]
+name = "socksio"
+version = "1.0.0"
+groups = ["socks"]
+
+[[package]]
+name = "typing-extensions"
+version = "4.15.0"
+groups = ["default"]
+
+[[package]]
+name = "pytest"
+version = "8.4.2"
+groups = ["dev"]
+dependencies = ["iniconfig>=1"]
+"#;
+    let pyproject = br#"[project]
+dependencies = ["httpx"]
+[project.optional-dependencies]
+socks = ["socksio"]
+[dependency-groups]
+dev = ["pytest>=8", {include-group = "lint"}]
+"#;
+    let read = |_: &str| Some(pyproject.to_vec());
+    let p = parse_with_includes(Format::PdmLock, "pdm.lock", pdm.as_bytes(), &read).unwrap();
+    assert!(p.packages.iter().all(|x| !x.dev));
+    let (roots, edges) = graph_of(&p);
+    assert_eq!(
+        roots,
+        strs(&["httpx@0.28.1", "pytest@8.4.2", "socksio@1.0.0"])
+    );
+    assert_eq!(
+        edges,
+        pairs(&[
+            ("anyio@4.12.1", "idna@3.11"),
+            ("anyio@4.12.1", "typing-extensions@4.15.0"),
+            ("httpx@0.28.1", "anyio@4.12.1"),
+            ("httpx@0.28.1", "idna@3.11"),
+            ("httpx@0.28.1", "socksio@1.0.0"),
+        ])
+    );
+}
