@@ -395,67 +395,172 @@ fn split_spec(spec: &str) -> Option<(&str, &str)> {
     Some((&s[..at], &s[at + 1..]))
 }
 
+/// `name@range` of a line of an entry's `dependencies`: `mime-types "~2.1.34"` (v1),
+/// `mime-types: "npm:~2.1.34"` or `"@types/node": "npm:*"` (berry).
+fn yarn_dependency(t: &str, berry: bool) -> Option<String> {
+    let (name, range) = if let Some(rest) = t.strip_prefix('"') {
+        let (n, r) = rest.split_once('"')?;
+        (n, r.trim_start_matches(':'))
+    } else if berry {
+        t.split_once(": ")?
+    } else {
+        t.split_once(' ')?
+    };
+    let range = range.trim().trim_matches('"');
+    (!name.is_empty() && !range.is_empty()).then(|| format!("{name}@{range}"))
+}
+
+/// The graph of a yarn.lock: each entry's dependencies resolved to the entry that answers
+/// their `name@range` (`answers`, sorted; berry also as `name@npm:range`, which older berry
+/// files leave out of dependency lines). Berry's workspace entries give the roots; yarn 1
+/// has none, so its roots are the packages nothing else needs until
+/// [`roots_from_package_json`] adds the declared ones.
+fn yarn_graph(
+    answers: &[(String, usize)],
+    wants: &[(Option<usize>, Vec<String>)],
+    n: usize,
+    berry: bool,
+) -> super::Graph {
+    let find = |d: &str| -> Option<usize> {
+        let look = |d: &str| {
+            let i = answers.partition_point(|(a, _)| a.as_str() < d);
+            answers.get(i).filter(|(a, _)| a == d).map(|(_, p)| *p)
+        };
+        look(d).or_else(|| {
+            let (name, range) = split_spec(d)?;
+            (berry && !range.contains(':')).then(|| look(&format!("{name}@npm:{range}")))?
+        })
+    };
+    let mut g = super::Graph::default();
+    for (from, deps) in wants {
+        for to in deps.iter().filter_map(|d| find(d)) {
+            g.add(*from, to);
+        }
+    }
+    if !berry {
+        let mut needed = vec![false; n];
+        for &(_, to) in &g.edges {
+            needed[to] = true;
+        }
+        g.roots = (0..n).filter(|&i| !needed[i]).collect();
+    }
+    g.finish()
+}
+
+/// Add the dependencies a yarn 1 project's `package.json` declares (`dependencies`,
+/// `devDependencies`, `optionalDependencies`) to the roots of its lock's graph.
+pub(super) fn roots_from_package_json(out: &mut Parsed, manifest: &Value) {
+    let Some(g) = out.graph.as_mut() else { return };
+    for section in ["dependencies", "devDependencies", "optionalDependencies"] {
+        let Some(deps) = manifest.get(section).and_then(|d| d.as_object()) else {
+            continue;
+        };
+        for (name, range) in deps {
+            let Some(range) = range.as_str() else {
+                continue;
+            };
+            let d = format!("{name}@{range}");
+            let i = out.descriptors.partition_point(|(a, _)| *a < d);
+            if let Some((_, p)) = out.descriptors.get(i).filter(|(a, _)| *a == d) {
+                g.roots.push(*p);
+            }
+        }
+    }
+    let roots = std::mem::take(&mut g.roots);
+    *g = super::Graph {
+        roots,
+        edges: std::mem::take(&mut g.edges),
+    }
+    .finish();
+}
+
+/// One entry of a yarn.lock.
+struct YarnEntry {
+    header: String,
+    line: u32,
+    version: Option<String>,
+    resolution: Option<String>,
+    integrity: Option<String>,
+    /// `name@range` of each `dependencies`/`optionalDependencies` line.
+    deps: Vec<String>,
+}
+
+/// One yarn.lock entry into `out`: a package, a note (local packages), or a problem.
+fn yarn_entry(path: &str, e: YarnEntry, out: &mut Parsed, problems: &mut Vec<(u32, String)>) {
+    let (h, line) = (e.header, e.line);
+    if h == "__metadata" {
+        return;
+    }
+    let first = h.split(", ").next().unwrap_or("").trim().trim_matches('"');
+    let Some((name, range)) = split_spec(first) else {
+        problems.push((line, format!("cannot read entry `{h}`")));
+        return;
+    };
+    let res = e.resolution.unwrap_or_default();
+    let local = ["workspace:", "link:", "portal:", "file:"]
+        .iter()
+        .find(|p| range.starts_with(**p) || res.contains(&format!("@{p}")));
+    if let Some(p) = local {
+        // Workspace members are the project's own code; other local packages are noted.
+        if *p != "workspace:" {
+            // Berry appends `::locator=<workspace>` to local ranges.
+            let range = range.split("::").next().unwrap_or(range);
+            out.notes.push(format!(
+                    "{path}:{line}: `{name}` is a local package (`{range}`); not checked against advisories"
+                ));
+        }
+        return;
+    }
+    let Some(ver) = e.version else {
+        problems.push((line, format!("entry `{name}` has no version")));
+        return;
+    };
+    if !is_registry_version(&ver) {
+        out.notes.push(unregistered(path, line, name, &ver));
+        return;
+    }
+    // Aliases: `alias@npm:real@^1` — the real name is in the range.
+    let real = range
+        .strip_prefix("npm:")
+        .and_then(split_spec)
+        .map(|(n, _)| n)
+        .unwrap_or(name);
+    let mut p = Package::new(NPM, real, &ver, path, Some(line));
+    // Yarn 1's `integrity` is the npm tarball's; berry's `checksum` is of its own cache
+    // archive, another artifact, so it is not used.
+    p.hashes = e.integrity.as_deref().map(sri).unwrap_or_default();
+    out.packages.push(p);
+}
+
 /// `yarn.lock`, classic (v1) and berry (v2+, YAML).
 ///
 /// An entry that cannot be read is noted and passed over; the file is an error only when nothing
 /// in it could be read.
 pub(super) fn yarn_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
-    struct Entry {
-        header: String,
-        line: u32,
-        version: Option<String>,
-        resolution: Option<String>,
-        integrity: Option<String>,
-    }
     let berry = text.lines().any(|l| l.starts_with("__metadata:"));
     let mut out = Parsed::default();
     let mut problems: Vec<(u32, String)> = Vec::new();
-    let finish = |e: Entry, out: &mut Parsed, problems: &mut Vec<(u32, String)>| {
-        let (h, line) = (e.header, e.line);
-        if h == "__metadata" {
-            return;
+    // The graph: every descriptor an entry answers, and each entry's dependencies as written;
+    // `None` for a workspace (the project).
+    let mut answers: Vec<(String, usize)> = Vec::new();
+    let mut wants: Vec<(Option<usize>, Vec<String>)> = Vec::new();
+    let mut finish = |e: YarnEntry, out: &mut Parsed, problems: &mut Vec<(u32, String)>| {
+        let before = out.packages.len();
+        let descriptors: Vec<String> = (e.header.split(", "))
+            .map(|d| d.trim().trim_matches('"').to_string())
+            .collect();
+        let workspace = descriptors.iter().any(|d| d.contains("@workspace:"));
+        let deps = e.deps.clone();
+        yarn_entry(path, e, out, problems);
+        if out.packages.len() > before {
+            answers.extend(descriptors.into_iter().map(|d| (d, before)));
+            wants.push((Some(before), deps));
+        } else if workspace {
+            wants.push((None, deps));
         }
-        let first = h.split(", ").next().unwrap_or("").trim().trim_matches('"');
-        let Some((name, range)) = split_spec(first) else {
-            problems.push((line, format!("cannot read entry `{h}`")));
-            return;
-        };
-        let res = e.resolution.unwrap_or_default();
-        let local = ["workspace:", "link:", "portal:", "file:"]
-            .iter()
-            .find(|p| range.starts_with(**p) || res.contains(&format!("@{p}")));
-        if let Some(p) = local {
-            // Workspace members are the project's own code; other local packages are noted.
-            if *p != "workspace:" {
-                // Berry appends `::locator=<workspace>` to local ranges.
-                let range = range.split("::").next().unwrap_or(range);
-                out.notes.push(format!(
-                    "{path}:{line}: `{name}` is a local package (`{range}`); not checked against advisories"
-                ));
-            }
-            return;
-        }
-        let Some(ver) = e.version else {
-            problems.push((line, format!("entry `{name}` has no version")));
-            return;
-        };
-        if !is_registry_version(&ver) {
-            out.notes.push(unregistered(path, line, name, &ver));
-            return;
-        }
-        // Aliases: `alias@npm:real@^1` — the real name is in the range.
-        let real = range
-            .strip_prefix("npm:")
-            .and_then(split_spec)
-            .map(|(n, _)| n)
-            .unwrap_or(name);
-        let mut p = Package::new(NPM, real, &ver, path, Some(line));
-        // Yarn 1's `integrity` is the npm tarball's; berry's `checksum` is of its own cache
-        // archive, another artifact, so it is not used.
-        p.hashes = e.integrity.as_deref().map(sri).unwrap_or_default();
-        out.packages.push(p);
     };
-    let mut entry: Option<Entry> = None;
+    let mut entry: Option<YarnEntry> = None;
+    let mut in_deps = false;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
         let lineno = i as u32 + 1;
@@ -466,14 +571,16 @@ pub(super) fn yarn_lock(path: &str, text: &str) -> Result<Parsed, InventoryError
             if let Some(e) = entry.take() {
                 finish(e, &mut out, &mut problems);
             }
+            in_deps = false;
             match line.strip_suffix(':') {
                 Some(h) => {
-                    entry = Some(Entry {
+                    entry = Some(YarnEntry {
                         header: h.to_string(),
                         line: lineno,
                         version: None,
                         resolution: None,
                         integrity: None,
+                        deps: Vec::new(),
                     })
                 }
                 None => problems.push((
@@ -488,9 +595,16 @@ pub(super) fn yarn_lock(path: &str, text: &str) -> Result<Parsed, InventoryError
         };
         let t = line.trim();
         let indent = line.len() - line.trim_start().len();
+        if indent == 4 && in_deps {
+            if let Some(d) = yarn_dependency(t, berry) {
+                e.deps.push(d);
+            }
+            continue;
+        }
         if indent != 2 {
             continue;
         }
+        in_deps = matches!(t, "dependencies:" | "optionalDependencies:");
         let sep = if berry { ": " } else { " " };
         let Some((key, val)) = t.split_once(sep) else {
             continue;
@@ -505,6 +619,11 @@ pub(super) fn yarn_lock(path: &str, text: &str) -> Result<Parsed, InventoryError
     }
     if let Some(e) = entry.take() {
         finish(e, &mut out, &mut problems);
+    }
+    answers.sort();
+    out.graph = Some(yarn_graph(&answers, &wants, out.packages.len(), berry));
+    if !berry {
+        out.descriptors = answers;
     }
     if out.packages.is_empty() {
         if let Some((line, msg)) = problems.into_iter().next() {

@@ -331,6 +331,9 @@ pub struct Parsed {
     pub notes: Vec<String>,
     /// The dependency graph, when the format records one: `Some` even if empty.
     pub graph: Option<Graph>,
+    /// yarn.lock: each `name@range` an entry answers, sorted, with the package it resolved to,
+    /// for resolving the `package.json` beside it ([`parse_with_includes`]).
+    pub(crate) descriptors: Vec<(String, usize)>,
 }
 
 /// Who depends on whom among a file's [`Parsed::packages`] (indices into that list).
@@ -404,6 +407,19 @@ pub fn parse_with_includes(
     read: &dyn Fn(&str) -> Option<Vec<u8>>,
 ) -> Result<Parsed, InventoryError> {
     let mut out = parse(format, path, data)?;
+    if format == Format::YarnLock && !out.descriptors.is_empty() {
+        // Yarn 1 does not record the project's own dependencies (berry's workspace entries
+        // do, and it leaves `descriptors` empty); the package.json beside it does.
+        let target = join(path, "package.json");
+        if let Some(bytes) = read(&target) {
+            match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(v) => js::roots_from_package_json(&mut out, &v),
+                Err(e) => out.notes.push(format!(
+                    "{target}: cannot be read ({e}), so the dependency graph's direct dependencies are guessed (packages nothing else in {path} needs)"
+                )),
+            }
+        }
+    }
     if matches!(format, Format::PoetryLock | Format::PdmLock) {
         // These locks do not say which packages the project requires; its pyproject.toml does.
         let target = join(path, "pyproject.toml");

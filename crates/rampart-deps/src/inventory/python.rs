@@ -343,13 +343,93 @@ fn requirement_name(req: &str) -> Option<&str> {
     valid_name(n).then_some(n)
 }
 
+/// The version constraints of a poetry lock's dependency entry: `">=1,<2"`,
+/// `{version = "==1.*", markers = …}`, or an array of those (one per marker fork).
+fn poetry_constraints(v: &toml::Value) -> Vec<&str> {
+    match v {
+        toml::Value::String(s) => vec![s.as_str()],
+        toml::Value::Table(t) => t
+            .get("version")
+            .and_then(|v| v.as_str())
+            .into_iter()
+            .collect(),
+        toml::Value::Array(a) => a.iter().flat_map(poetry_constraints).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The version specifier of a requirement string: `>=1,<2` of `name[extra]>=1,<2; markers`.
+fn requirement_specifier(req: &str) -> &str {
+    let req = req.split(';').next().unwrap_or(req).trim();
+    let rest = req.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    let rest = match rest.trim_start().strip_prefix('[') {
+        Some(r) => r.split_once(']').map_or("", |x| x.1),
+        None => rest,
+    };
+    rest.trim().trim_start_matches('(').trim_end_matches(')')
+}
+
+/// Whether `version` satisfies a PEP 440 specifier set (`>=0.40.0,<1.8.0`, `==1.*`, `~=2.1`,
+/// `*` or empty for any, a bare version for `==`); `None` when the version or a clause cannot be
+/// read (Poetry's own `^1.2` and `~1.2` included).
+pub(super) fn satisfies(version: &str, spec: &str) -> Option<bool> {
+    use crate::version::Pep440Version as V;
+    use std::cmp::Ordering::*;
+    let v = V::parse(version).ok()?;
+    for clause in spec.split(',').map(str::trim) {
+        if clause.is_empty() || clause == "*" {
+            continue;
+        }
+        let op_len = clause
+            .find(|c: char| !"<>=!~".contains(c))
+            .unwrap_or(clause.len());
+        // Poetry writes an exact pin as the bare version.
+        let (op, target) = match (&clause[..op_len], clause[op_len..].trim()) {
+            ("", t) if t.starts_with(|c: char| c.is_ascii_digit()) => ("==", t),
+            x => x,
+        };
+        let ok = if let Some(prefix) = target.strip_suffix(".*") {
+            let want = V::parse(prefix).ok()?;
+            let n = want.release().len();
+            let head = &v.release()[..n.min(v.release().len())];
+            let same = head.len() == n && head == want.release();
+            match op {
+                "==" => same,
+                "!=" => !same,
+                _ => return None,
+            }
+        } else {
+            let t = V::parse(target).ok()?;
+            let ord = v.cmp(&t);
+            match op {
+                "==" | "===" => ord == Equal,
+                "!=" => ord != Equal,
+                ">=" => ord != Less,
+                "<=" => ord != Greater,
+                ">" => ord == Greater,
+                "<" => ord == Less,
+                "~=" => {
+                    let r = t.release();
+                    let head = &r[..r.len().saturating_sub(1)];
+                    r.len() >= 2 && ord != Less && v.release().starts_with(head)
+                }
+                _ => return None,
+            }
+        };
+        if !ok {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
 /// The dependency graph of a poetry or pdm lock: each `[[package]]`'s `dependencies` (poetry:
 /// a table keyed by name, optional ones included when the package they name was locked; pdm:
-/// requirement strings) resolved by normalised name among `packages`, to every locked version of
-/// that name (poetry locks two only under exclusive markers). Neither lock says which packages the
+/// requirement strings) resolved by normalised name among `packages`; where several versions of
+/// a name are locked (poetry forks by markers), to those the dependency's constraints allow. Neither lock says which packages the
 /// project itself requires, so the roots are the packages no other locked package needs; with
-/// the `pyproject.toml` beside the lock, [`super::parse_with_includes`] puts the declared ones in
-/// their place ([`pyproject_direct`]).
+/// the `pyproject.toml` beside the lock, [`super::parse_with_includes`] adds the declared ones
+/// ([`pyproject_direct`]).
 fn named_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> super::Graph {
     let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
     for (i, p) in packages.iter().enumerate() {
@@ -371,16 +451,44 @@ fn named_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> super::
         }) else {
             continue;
         };
-        let names: Vec<&str> = match &p.dependencies {
-            Some(toml::Value::Table(t)) => t.keys().map(String::as_str).collect(),
+        // (name, the version constraints written for it).
+        let deps: Vec<(&str, Vec<&str>)> = match &p.dependencies {
+            Some(toml::Value::Table(t)) => t
+                .iter()
+                .map(|(n, c)| (n.as_str(), poetry_constraints(c)))
+                .collect(),
             Some(toml::Value::Array(a)) => a
                 .iter()
-                .filter_map(|r| r.as_str().and_then(requirement_name))
+                .filter_map(|r| {
+                    let r = r.as_str()?;
+                    let n = requirement_name(r)?;
+                    Some((n, vec![requirement_specifier(r)]))
+                })
                 .collect(),
             _ => Vec::new(),
         };
-        for n in names {
-            for &to in by_name.get(&PY.normalize_name(n)).into_iter().flatten() {
+        for (n, constraints) in deps {
+            let all = by_name.get(&PY.normalize_name(n)).map_or(&[][..], |v| v);
+            // Several locked versions (poetry forks by markers): the ones the constraints allow,
+            // all of them when none does or a constraint cannot be read.
+            let allowed: Vec<usize> = match all {
+                [_, _, ..] => all
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        constraints
+                            .iter()
+                            .any(|c| satisfies(&packages[i].version, c).unwrap_or(true))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let targets = if allowed.is_empty() {
+                all
+            } else {
+                &allowed[..]
+            };
+            for &to in targets {
                 g.add(Some(from), to);
             }
         }
@@ -456,13 +564,18 @@ pub(super) fn pyproject_direct(text: &str) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-/// Make the packages `names` (from [`pyproject_direct`]) the roots of a poetry or pdm lock's graph.
+/// Add the packages `names` (from [`pyproject_direct`]) to the roots of a poetry or pdm lock's
+/// graph. (The packages nothing else needs stay: in a lock that is not stale, the project needs
+/// them, whatever form its declaration takes.)
 pub(super) fn roots_from_pyproject(out: &mut Parsed, names: &[String]) {
-    let Some(g) = out.graph.as_mut() else { return };
-    g.roots = (out.packages.iter().enumerate())
-        .filter(|(_, p)| names.binary_search(&PY.normalize_name(&p.name)).is_ok())
-        .map(|(i, _)| i)
-        .collect();
+    let Some(g) = out.graph.take() else { return };
+    let mut g = g;
+    g.roots.extend(
+        (out.packages.iter().enumerate())
+            .filter(|(_, p)| names.binary_search(&PY.normalize_name(&p.name)).is_ok())
+            .map(|(i, _)| i),
+    );
+    out.graph = Some(g.finish());
 }
 
 /// The format version `v` (a string such as `"2.1"` or a number) when its major part is above
