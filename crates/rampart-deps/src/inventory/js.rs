@@ -447,31 +447,40 @@ fn yarn_graph(
     g.finish()
 }
 
-/// Add the dependencies a yarn 1 project's `package.json` declares (`dependencies`,
-/// `devDependencies`, `optionalDependencies`) to the roots of its lock's graph.
+/// Add the dependencies a yarn project's `package.json` declares (`dependencies`,
+/// `devDependencies`, `optionalDependencies`) to the roots of its lock's graph, and mark the
+/// packages only its `devDependencies` lead to as development-only.
 pub(super) fn roots_from_package_json(out: &mut Parsed, manifest: &Value) {
-    let Some(g) = out.graph.as_mut() else { return };
-    for section in ["dependencies", "devDependencies", "optionalDependencies"] {
+    let find = |name: &str, range: &str| {
+        [format!("{name}@{range}"), format!("{name}@npm:{range}")]
+            .into_iter()
+            .find_map(|d| {
+                let i = out.descriptors.partition_point(|(a, _)| *a < d);
+                out.descriptors.get(i).filter(|(a, _)| *a == d).map(|x| x.1)
+            })
+    };
+    let (mut prod, mut dev) = (Vec::new(), Vec::new());
+    for (section, is_dev) in [
+        ("dependencies", false),
+        ("optionalDependencies", false),
+        ("devDependencies", true),
+    ] {
         let Some(deps) = manifest.get(section).and_then(|d| d.as_object()) else {
             continue;
         };
         for (name, range) in deps {
-            let Some(range) = range.as_str() else {
-                continue;
-            };
-            let d = format!("{name}@{range}");
-            let i = out.descriptors.partition_point(|(a, _)| *a < d);
-            if let Some((_, p)) = out.descriptors.get(i).filter(|(a, _)| *a == d) {
-                g.roots.push(*p);
+            if let Some(i) = range.as_str().and_then(|r| find(name, r)) {
+                if is_dev { dev.push(i) } else { prod.push(i) }
             }
         }
     }
-    let roots = std::mem::take(&mut g.roots);
-    *g = super::Graph {
-        roots,
-        edges: std::mem::take(&mut g.edges),
-    }
-    .finish();
+    prod.sort_unstable();
+    dev.retain(|i| prod.binary_search(i).is_err());
+    let Some(g) = out.graph.take() else { return };
+    let mut g = g;
+    g.roots.extend(prod.iter().chain(&dev));
+    out.graph = Some(g.finish());
+    super::mark_dev_only(out, &dev);
 }
 
 /// One entry of a yarn.lock.
@@ -622,9 +631,7 @@ pub(super) fn yarn_lock(path: &str, text: &str) -> Result<Parsed, InventoryError
     }
     answers.sort();
     out.graph = Some(yarn_graph(&answers, &wants, out.packages.len(), berry));
-    if !berry {
-        out.descriptors = answers;
-    }
+    out.descriptors = answers;
     if out.packages.is_empty() {
         if let Some((line, msg)) = problems.into_iter().next() {
             return Err(err(path, Some(line), msg));
@@ -714,7 +721,10 @@ pub(super) fn pnpm_lock(path: &str, text: &str) -> Result<Parsed, InventoryError
                 top.as_str(),
                 "dependencies" | "devDependencies" | "optionalDependencies"
             );
-            owner = dep_block.then_some(PnpmOwner::Project);
+            owner = match top.as_str() {
+                "devDependencies" => Some(PnpmOwner::DevProject),
+                _ => dep_block.then_some(PnpmOwner::Project),
+            };
             pending_name = None;
             if let Some(v) = top_line.strip_prefix("packages:").map(str::trim) {
                 if !v.is_empty() && v != "{}" && !v.starts_with('#') {
@@ -813,7 +823,10 @@ pub(super) fn pnpm_lock(path: &str, text: &str) -> Result<Parsed, InventoryError
         ));
     }
     out.notes.extend(truncated(path, text));
-    out.graph = Some(pnpm_graph(&out.packages, refs));
+    let (graph, dev_roots) = pnpm_graph(&out.packages, refs);
+    out.graph = Some(graph);
+    // pnpm 9 marks no package `dev`; what only the projects' devDependencies lead to is.
+    super::mark_dev_only(&mut out, &dev_roots);
     Ok(out)
 }
 
@@ -822,6 +835,8 @@ pub(super) fn pnpm_lock(path: &str, text: &str) -> Result<Parsed, InventoryError
 enum PnpmOwner {
     /// The project (top-level `dependencies`, or an importer).
     Project,
+    /// The project's `devDependencies`.
+    DevProject,
     /// A package of the `packages` section, by index (v5–v8).
     Package(usize),
     /// A `snapshots` key, `name@version(peers)` (v9), resolved at the end.
@@ -874,6 +889,11 @@ fn pnpm_graph_line(
                 *dep_block = false;
             } else if indent == 4 {
                 *dep_block = is_dep_section(t);
+                *owner = Some(if t == "devDependencies:" {
+                    PnpmOwner::DevProject
+                } else {
+                    PnpmOwner::Project
+                });
             } else if *dep_block {
                 entry(6, owner);
             }
@@ -901,8 +921,13 @@ fn pnpm_graph_line(
     }
 }
 
-/// Resolve the collected references against the packages read.
-fn pnpm_graph(packages: &[Package], refs: Vec<(PnpmOwner, String, String)>) -> super::Graph {
+/// Resolve the collected references against the packages read; also the direct dependencies
+/// that only `devDependencies` sections name.
+fn pnpm_graph(
+    packages: &[Package],
+    refs: Vec<(PnpmOwner, String, String)>,
+) -> (super::Graph, Vec<usize>) {
+    let (mut dev, mut prod): (Vec<usize>, Vec<usize>) = Default::default();
     let mut at: std::collections::HashMap<(&str, &str), usize> = Default::default();
     for (i, p) in packages.iter().enumerate() {
         at.entry((p.name.as_str(), p.version.as_str())).or_insert(i);
@@ -931,7 +956,14 @@ fn pnpm_graph(packages: &[Package], refs: Vec<(PnpmOwner, String, String)>) -> s
             continue;
         };
         match owner {
-            PnpmOwner::Project => g.add(None, to),
+            PnpmOwner::Project => {
+                g.add(None, to);
+                prod.push(to);
+            }
+            PnpmOwner::DevProject => {
+                g.add(None, to);
+                dev.push(to);
+            }
             PnpmOwner::Package(from) => g.add(Some(from), to),
             PnpmOwner::Snapshot(key) => {
                 let key = key.split('(').next().unwrap_or(&key);
@@ -941,7 +973,9 @@ fn pnpm_graph(packages: &[Package], refs: Vec<(PnpmOwner, String, String)>) -> s
             }
         }
     }
-    g.finish()
+    prod.sort_unstable();
+    dev.retain(|i| prod.binary_search(i).is_err());
+    (g.finish(), dev)
 }
 
 /// `node_modules/<name>/package.json` of an installed package.

@@ -366,6 +366,50 @@ impl Graph {
     }
 }
 
+/// Mark as development-only the packages of `out` that only `dev_roots` (direct dependencies for
+/// development) lead to: those not reachable from the graph's other roots. A package already
+/// marked stays marked; nothing is marked without a graph or without a dev root.
+pub(crate) fn mark_dev_only(out: &mut Parsed, dev_roots: &[usize]) {
+    let Some(g) = &out.graph else { return };
+    if dev_roots.is_empty() {
+        return;
+    }
+    let n = out.packages.len();
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in &g.edges {
+        if a < n && b < n {
+            next[a].push(b);
+        }
+    }
+    let reach = |starts: &mut dyn Iterator<Item = usize>| {
+        let mut seen = vec![false; n];
+        let mut stack: Vec<usize> = starts.filter(|&i| i < n).collect();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut seen[i], true) {
+                stack.extend(&next[i]);
+            }
+        }
+        seen
+    };
+    let mut is_dev_root = vec![false; n];
+    for &r in dev_roots.iter().filter(|&&r| r < n) {
+        is_dev_root[r] = true;
+    }
+    let prod = reach(
+        &mut g
+            .roots
+            .iter()
+            .copied()
+            .filter(|&r| r < n && !is_dev_root[r]),
+    );
+    let dev = reach(&mut dev_roots.iter().copied());
+    for (i, p) in out.packages.iter_mut().enumerate() {
+        if dev[i] && !prod[i] {
+            p.dev = true;
+        }
+    }
+}
+
 /// Read the inventory of one file of format `format` (see [`recognise`]).
 pub fn parse(format: Format, path: &str, data: &[u8]) -> Result<Parsed, InventoryError> {
     let text = std::str::from_utf8(data).map_err(|e| {
@@ -408,8 +452,8 @@ pub fn parse_with_includes(
 ) -> Result<Parsed, InventoryError> {
     let mut out = parse(format, path, data)?;
     if format == Format::YarnLock && !out.descriptors.is_empty() {
-        // Yarn 1 does not record the project's own dependencies (berry's workspace entries
-        // do, and it leaves `descriptors` empty); the package.json beside it does.
+        // Yarn 1 does not record the project's own dependencies (berry's workspace entries do,
+        // but neither says which are for development); the package.json beside it does.
         let target = join(path, "package.json");
         if let Some(bytes) = read(&target) {
             match serde_json::from_slice::<serde_json::Value>(&bytes) {
@@ -428,7 +472,7 @@ pub fn parse_with_includes(
                 .map_err(|_| "not valid UTF-8".to_string())
                 .and_then(python::pyproject_direct);
             match names {
-                Ok(names) => python::roots_from_pyproject(&mut out, &names),
+                Ok(direct) => python::roots_from_pyproject(&mut out, &direct),
                 Err(e) => out.notes.push(format!(
                     "{target}: cannot be read ({e}), so the dependency graph's direct dependencies are guessed (packages nothing else in {path} needs)"
                 )),

@@ -506,7 +506,7 @@ fn named_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> super::
 /// Poetry's `[tool.poetry.dependencies]` (but `python`), `dev-dependencies` and
 /// `group.*.dependencies`, and pdm's `[tool.pdm.dev-dependencies]`. The project's own name (a
 /// self-reference to its extras) is left out. `Err` with the TOML error when it does not parse.
-pub(super) fn pyproject_direct(text: &str) -> Result<Vec<String>, String> {
+pub(super) fn pyproject_direct(text: &str) -> Result<Direct, String> {
     let doc: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
     let get = |path: &[&str]| -> Option<&toml::Value> {
         let mut v = doc.get(path[0])?;
@@ -515,7 +515,7 @@ pub(super) fn pyproject_direct(text: &str) -> Result<Vec<String>, String> {
         }
         Some(v)
     };
-    let mut names: Vec<String> = Vec::new();
+    let (mut prod, mut dev): (Vec<String>, Vec<String>) = Default::default();
     let strings = |v: Option<&toml::Value>, names: &mut Vec<String>| {
         for r in v.and_then(|v| v.as_array()).into_iter().flatten() {
             if let Some(n) = r.as_str().and_then(requirement_name) {
@@ -523,16 +523,15 @@ pub(super) fn pyproject_direct(text: &str) -> Result<Vec<String>, String> {
             }
         }
     };
-    strings(get(&["project", "dependencies"]), &mut names);
-    for key in [
-        &["project", "optional-dependencies"][..],
-        &["dependency-groups"][..],
-        &["tool", "pdm", "dev-dependencies"][..],
-    ] {
-        for list in get(key).and_then(|t| t.as_table()).into_iter().flatten() {
-            strings(Some(list.1), &mut names);
+    let lists = |v: Option<&toml::Value>, names: &mut Vec<String>| {
+        for list in v.and_then(|t| t.as_table()).into_iter().flatten() {
+            strings(Some(list.1), names);
         }
-    }
+    };
+    strings(get(&["project", "dependencies"]), &mut prod);
+    lists(get(&["project", "optional-dependencies"]), &mut prod);
+    lists(get(&["dependency-groups"]), &mut dev);
+    lists(get(&["tool", "pdm", "dev-dependencies"]), &mut dev);
     let keys = |v: Option<&toml::Value>, names: &mut Vec<String>| {
         for k in v
             .and_then(|t| t.as_table())
@@ -545,37 +544,55 @@ pub(super) fn pyproject_direct(text: &str) -> Result<Vec<String>, String> {
             }
         }
     };
-    keys(get(&["tool", "poetry", "dependencies"]), &mut names);
-    keys(get(&["tool", "poetry", "dev-dependencies"]), &mut names);
+    keys(get(&["tool", "poetry", "dependencies"]), &mut prod);
+    keys(get(&["tool", "poetry", "dev-dependencies"]), &mut dev);
     for group in get(&["tool", "poetry", "group"])
         .and_then(|t| t.as_table())
         .into_iter()
         .flatten()
     {
-        keys(group.1.get("dependencies"), &mut names);
+        keys(group.1.get("dependencies"), &mut dev);
     }
     let own = get(&["project", "name"])
         .or_else(|| get(&["tool", "poetry", "name"]))
         .and_then(|n| n.as_str())
         .map(|n| PY.normalize_name(n));
-    names.retain(|n| Some(n) != own.as_ref());
-    names.sort();
-    names.dedup();
-    Ok(names)
+    for names in [&mut prod, &mut dev] {
+        names.retain(|n| Some(n) != own.as_ref());
+        names.sort();
+        names.dedup();
+    }
+    dev.retain(|n| prod.binary_search(n).is_err());
+    Ok(Direct { prod, dev })
 }
 
-/// Add the packages `names` (from [`pyproject_direct`]) to the roots of a poetry or pdm lock's
-/// graph. (The packages nothing else needs stay: in a lock that is not stale, the project needs
+/// A `pyproject.toml`'s direct dependencies, normalised and sorted: `dev` those only in
+/// development groups (PEP 735 groups, Poetry groups, pdm's dev-dependencies), `prod` the others.
+pub(super) struct Direct {
+    pub(super) prod: Vec<String>,
+    pub(super) dev: Vec<String>,
+}
+
+/// Add the packages a `pyproject.toml` declares ([`pyproject_direct`]) to the roots of a poetry
+/// or pdm lock's graph, and mark what only its development groups lead to as development-only.
+/// (The packages nothing else needs stay roots: in a lock that is not stale, the project needs
 /// them, whatever form its declaration takes.)
-pub(super) fn roots_from_pyproject(out: &mut Parsed, names: &[String]) {
-    let Some(g) = out.graph.take() else { return };
-    let mut g = g;
-    g.roots.extend(
-        (out.packages.iter().enumerate())
-            .filter(|(_, p)| names.binary_search(&PY.normalize_name(&p.name)).is_ok())
-            .map(|(i, _)| i),
-    );
+pub(super) fn roots_from_pyproject(out: &mut Parsed, direct: &Direct) {
+    let Some(mut g) = out.graph.take() else {
+        return;
+    };
+    let (mut prod, mut dev) = (Vec::new(), Vec::new());
+    for (i, p) in out.packages.iter().enumerate() {
+        let n = PY.normalize_name(&p.name);
+        if direct.prod.binary_search(&n).is_ok() {
+            prod.push(i);
+        } else if direct.dev.binary_search(&n).is_ok() {
+            dev.push(i);
+        }
+    }
+    g.roots.extend(prod.iter().chain(&dev));
     out.graph = Some(g.finish());
+    super::mark_dev_only(out, &dev);
 }
 
 /// The format version `v` (a string such as `"2.1"` or a number) when its major part is above
@@ -624,7 +641,9 @@ pub(super) fn uv_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> 
         &mut |p| Ok(!uv_local(p)),
         &mut out,
     );
-    out.graph = Some(uv_graph(&lock.package, &out.packages));
+    let (graph, dev_roots) = uv_graph(&lock.package, &out.packages);
+    out.graph = Some(graph);
+    super::mark_dev_only(&mut out, &dev_roots);
     Ok(out)
 }
 
@@ -640,9 +659,13 @@ fn uv_local(p: &TomlPackage) -> bool {
 /// The dependency graph of a `uv.lock`: every package's `dependencies`, `optional-dependencies`
 /// (extras) and `dev-dependencies` (groups) entries, `{ name, version? }`, resolved by name (and
 /// version where uv writes one because several are locked) among `packages`, the ones read; the
-/// project's own (editable, virtual) packages give the direct dependencies.
-fn uv_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> super::Graph {
+/// project's own (editable, virtual) packages give the direct dependencies, and the packages
+/// only in their dependency groups (returned) the development-only ones.
+fn uv_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> (super::Graph, Vec<usize>) {
     let mut g = super::Graph::default();
+    // Direct dependencies for development only, and the others (a workspace member may need
+    // what another one has in a dev group).
+    let (mut dev_roots, mut prod_roots): (Vec<usize>, Vec<usize>) = Default::default();
     let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
     for (i, p) in packages.iter().enumerate() {
         by_name.entry(p.name.as_str()).or_default().push(i);
@@ -695,8 +718,29 @@ fn uv_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> super::Gra
         for to in entries(p).iter().filter_map(&find) {
             g.add(from, to);
         }
+        if from.is_none() {
+            // The project's dependency groups (`[package.dev-dependencies]`, uv's name for
+            // them) other than what its dependencies and extras also need.
+            let mut prod: Vec<usize> = Vec::new();
+            if let Some(toml::Value::Array(a)) = &p.dependencies {
+                prod.extend(a.iter().filter_map(&find));
+            }
+            for t in p.optional_dependencies.iter().filter_map(|t| t.as_table()) {
+                for list in t.values().filter_map(|l| l.as_array()) {
+                    prod.extend(list.iter().filter_map(&find));
+                }
+            }
+            for t in p.dev_dependencies.iter().filter_map(|t| t.as_table()) {
+                for list in t.values().filter_map(|l| l.as_array()) {
+                    dev_roots.extend(list.iter().filter_map(&find));
+                }
+            }
+            prod_roots.extend(prod);
+        }
     }
-    g.finish()
+    prod_roots.sort_unstable();
+    dev_roots.retain(|i| prod_roots.binary_search(i).is_err());
+    (g.finish(), dev_roots)
 }
 
 pub(super) fn pdm_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {

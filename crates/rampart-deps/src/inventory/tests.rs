@@ -1073,7 +1073,8 @@ black = ">=24"
         p.notes
     );
 
-    // pdm: requirement strings; `groups` (extras as well as dev groups) do not mark dev.
+    // pdm: requirement strings; `groups` (extras as well as dev groups) do not mark dev, the
+    // pyproject.toml's groups do.
     let pdm = r#"[metadata]
 groups = ["default", "dev", "socks"]
 lock_version = "4.5.0"
@@ -1119,8 +1120,14 @@ socks = ["socksio"]
 dev = ["pytest>=8", {include-group = "lint"}]
 "#;
     let read = |_: &str| Some(pyproject.to_vec());
-    let p = parse_with_includes(Format::PdmLock, "pdm.lock", pdm.as_bytes(), &read).unwrap();
+    let p = parse(Format::PdmLock, "pdm.lock", pdm.as_bytes()).unwrap();
     assert!(p.packages.iter().all(|x| !x.dev));
+    let p = parse_with_includes(Format::PdmLock, "pdm.lock", pdm.as_bytes(), &read).unwrap();
+    let dev: Vec<&str> = (p.packages.iter())
+        .filter(|x| x.dev)
+        .map(|x| x.name.as_str())
+        .collect();
+    assert_eq!(dev, ["pytest"]);
     let (roots, edges) = graph_of(&p);
     assert_eq!(
         roots,
@@ -1227,6 +1234,20 @@ supports-color@^7.1.0:
         ])
     );
     assert!(p.notes.is_empty(), "{:?}", p.notes);
+    // What only devDependencies lead to is development-only (debug 2.6.9 comes in by express).
+    let dev: Vec<String> = (p.packages.iter())
+        .filter(|x| x.dev)
+        .map(|x| format!("{}@{}", x.name, x.version))
+        .collect();
+    assert_eq!(
+        dev,
+        [
+            "@types/ms@2.1.0",
+            "chokidar@3.6.0",
+            "debug@4.4.3",
+            "fsevents@2.3.3"
+        ]
+    );
     let read = |_: &str| Some(b"{ not json".to_vec());
     let p = parse_with_includes(Format::YarnLock, "yarn.lock", v1.as_bytes(), &read).unwrap();
     assert!(
@@ -1266,11 +1287,16 @@ supports-color@^7.1.0:
   languageName: node
   linkType: hard
 "#;
-    let read = |_: &str| -> Option<Vec<u8>> { panic!("berry records its roots") };
-    let p = parse_with_includes(Format::YarnLock, "yarn.lock", berry.as_bytes(), &read).unwrap();
+    let p = parse(Format::YarnLock, "yarn.lock", berry.as_bytes()).unwrap();
     let (roots, edges) = graph_of(&p);
     assert_eq!(roots, strs(&["accepts@1.3.8"]));
     assert_eq!(edges, pairs(&[("accepts@1.3.8", "negotiator@0.6.3")]));
+    assert!(p.packages.iter().all(|x| !x.dev));
+    // package.json says which are for development (its ranges lack berry's `npm:`).
+    let read = |_: &str| Some(br#"{"devDependencies": {"accepts": "~1.3.8"}}"#.to_vec());
+    let p = parse_with_includes(Format::YarnLock, "yarn.lock", berry.as_bytes(), &read).unwrap();
+    assert_eq!(graph_of(&p).0, strs(&["accepts@1.3.8"]));
+    assert!(p.packages.iter().all(|x| x.dev));
 }
 
 #[test]
@@ -1327,4 +1353,60 @@ version = "1.10.0"
             ("fastapi@0.165.0", "starlette@1.10.0"),
         ])
     );
+}
+
+#[test]
+fn what_only_dev_dependencies_lead_to_is_development_only() {
+    // pnpm 9 marks no package `dev`: the importer's devDependencies say it. debug is needed by
+    // a production dependency and by the dev one.
+    let pnpm = "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      express:\n        specifier: ^4.18.0\n        version: 4.22.3\n    devDependencies:\n      mocha:\n        specifier: ^10.2.0\n        version: 10.8.2\n\npackages:\n\n  debug@2.6.9:\n    resolution: {integrity: sha512-AA==}\n\n  express@4.22.3:\n    resolution: {integrity: sha512-AA==}\n\n  mocha@10.8.2:\n    resolution: {integrity: sha512-AA==}\n\n  yargs@16.2.0:\n    resolution: {integrity: sha512-AA==}\n\nsnapshots:\n\n  debug@2.6.9: {}\n\n  express@4.22.3:\n    dependencies:\n      debug: 2.6.9\n\n  mocha@10.8.2:\n    dependencies:\n      debug: 2.6.9\n      yargs: 16.2.0\n\n  yargs@16.2.0: {}\n";
+    let p = parse(Format::PnpmLock, "pnpm-lock.yaml", pnpm.as_bytes()).unwrap();
+    let dev = |p: &Parsed| -> Vec<String> {
+        (p.packages.iter())
+            .filter(|x| x.dev)
+            .map(|x| format!("{}@{}", x.name, x.version))
+            .collect()
+    };
+    assert_eq!(dev(&p), ["mocha@10.8.2", "yargs@16.2.0"]);
+    assert_eq!(graph_of(&p).0, strs(&["express@4.22.3", "mocha@10.8.2"]));
+
+    // uv: the project's dependency groups; requests is in a group and a dependency.
+    let uv = r#"version = 1
+requires-python = ">=3.10"
+
+[[package]]
+name = "demo"
+version = "0.1.0"
+source = { virtual = "." }
+dependencies = [{ name = "requests" }]
+
+[package.optional-dependencies]
+fast = [{ name = "orjson" }]
+
+[package.dev-dependencies]
+dev = [{ name = "pytest" }, { name = "requests" }]
+
+[[package]]
+name = "iniconfig"
+version = "2.0.0"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "orjson"
+version = "3.13.0"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "pytest"
+version = "8.4.2"
+source = { registry = "https://pypi.org/simple" }
+dependencies = [{ name = "iniconfig" }]
+
+[[package]]
+name = "requests"
+version = "2.32.5"
+source = { registry = "https://pypi.org/simple" }
+"#;
+    let p = parse(Format::UvLock, "uv.lock", uv.as_bytes()).unwrap();
+    assert_eq!(dev(&p), ["iniconfig@2.0.0", "pytest@8.4.2"]);
 }
