@@ -54,6 +54,7 @@ fuzz_target!(|data: &[u8]| {
                 line: None,
                 dev: false,
                 hashes: Vec::new(),
+                license: None,
             };
             let _ = rampart_deps::matcher::match_package(&db, &pkg);
             let _ = rampart_deps::matcher::match_package_full(&db, &pkg);

@@ -113,6 +113,7 @@ fn run_match(db_path: &str, pkgs_path: &str) {
                 line: None,
                 dev: false,
                 hashes: Vec::new(),
+                license: None,
             }
         })
         .collect();

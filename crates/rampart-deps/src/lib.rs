@@ -61,4 +61,4 @@ pub use db::{Database, DbError, resolve_db_path};
 pub use detector::{DepsDetector, Manifest};
 pub use ecosystem::Ecosystem;
 pub use import::{ImportError, ImportReport};
-pub use inventory::Package;
+pub use inventory::{License, Package};

@@ -1,6 +1,7 @@
 //! CycloneDX 1.6 JSON software bills of materials.
 
 use crate::detector::Manifest;
+use crate::inventory::License;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
@@ -68,6 +69,12 @@ pub fn cyclonedx(subject: &str, manifests: &[Manifest]) -> Value {
                 entry.1.push(where_);
             }
             entry.2 &= p.dev;
+            if let (None, Some(l)) = (entry.0.get("licenses"), &p.license) {
+                entry.0["licenses"] = match l {
+                    License::Spdx(e) if is_spdx_expression(e) => json!([{"expression": e}]),
+                    License::Spdx(t) | License::Text(t) => json!([{"license": {"name": t}}]),
+                };
+            }
             if entry.0.get("hashes").is_none() && !p.hashes.is_empty() {
                 entry.0["hashes"] = p
                     .hashes
@@ -150,6 +157,41 @@ pub fn cyclonedx(subject: &str, manifests: &[Manifest]) -> Value {
     bom
 }
 
+/// Whether `s` has the form of an SPDX license expression: identifiers (`MIT`, `Apache-2.0`,
+/// `GPL-2.0+`, `LicenseRef-x`) joined by `AND`/`OR`, an exception after `WITH`, parentheses.
+/// Identifiers are not checked against the SPDX list; free text such as `SEE LICENSE IN
+/// LICENSE.md` or `BSD` style descriptions with spaces is not an expression.
+pub fn is_spdx_expression(s: &str) -> bool {
+    let spaced = s.replace('(', " ( ").replace(')', " ) ");
+    let mut want_operand = true;
+    let mut after_with = false;
+    let mut depth = 0i32;
+    for t in spaced.split_whitespace() {
+        let id = t
+            .strip_suffix('+')
+            .unwrap_or(t)
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            && t.starts_with(|c: char| c.is_ascii_alphanumeric());
+        let op = matches!(t, "AND" | "OR" | "WITH");
+        match (want_operand, t) {
+            (true, "(") if !after_with => depth += 1,
+            (true, _) if id && !op => {
+                want_operand = false;
+                after_with = false;
+            }
+            (false, ")") if depth > 0 => depth -= 1,
+            (false, "WITH") => {
+                want_operand = true;
+                after_with = true;
+            }
+            (false, "AND" | "OR") => want_operand = true,
+            _ => return false,
+        }
+    }
+    !want_operand && depth == 0
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -159,5 +201,34 @@ mod tests {
         assert_eq!(&u[14..15], "4");
         assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
         assert_ne!(u, super::uuid_v4());
+    }
+
+    #[test]
+    fn spdx_expressions_by_form() {
+        for ok in [
+            "MIT",
+            "Apache-2.0",
+            "GPL-2.0+",
+            "(MIT OR Apache-2.0)",
+            "MIT OR Apache-2.0 AND BSD-3-Clause",
+            "GPL-2.0-only WITH Classpath-exception-2.0",
+            "LicenseRef-Proprietary",
+            "((MIT))",
+        ] {
+            assert!(super::is_spdx_expression(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "SEE LICENSE IN LICENSE.md",
+            "Apache 2.0",
+            "MIT OR",
+            "(MIT",
+            "MIT)",
+            "OR MIT",
+            "MIT WITH (X)",
+            "BSD style",
+        ] {
+            assert!(!super::is_spdx_expression(bad), "{bad}");
+        }
     }
 }

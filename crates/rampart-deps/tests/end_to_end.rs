@@ -361,8 +361,8 @@ fn sbom_lists_components_with_purls_and_locations() {
     std::fs::write(
         root.join("web/package-lock.json"),
         br#"{"lockfileVersion": 3, "packages": {
-            "node_modules/mocha": {"version": "10.0.0", "dev": true},
-            "node_modules/express": {"version": "4.18.2", "integrity": "sha512-IesqQ3HXLbSCg6oBpNFh9qmR0tr15hSd54XNHDKnqFza8DVTL5f+yltIKyeAv0LnLceqjuZL3Tx3BcRRGHYCzQ=="},
+            "node_modules/express": {"version": "4.18.2", "license": "MIT", "integrity": "sha512-IesqQ3HXLbSCg6oBpNFh9qmR0tr15hSd54XNHDKnqFza8DVTL5f+yltIKyeAv0LnLceqjuZL3Tx3BcRRGHYCzQ=="},
+            "node_modules/mocha": {"version": "10.0.0", "dev": true, "license": "SEE LICENSE IN LICENSE"},
             "node_modules/@scope/pkg": {"version": "1.0.0", "dev": true}
         }}"#,
     )
@@ -392,6 +392,18 @@ fn sbom_lists_components_with_purls_and_locations() {
     );
     assert_eq!(scope("express"), None);
     assert_eq!(scope("pkg"), None, "installed in node_modules too");
+    // Declared licences: an SPDX expression as `expression`, free text as a name.
+    assert_eq!(
+        express["licenses"],
+        serde_json::json!([{"expression": "MIT"}])
+    );
+    let mocha = (bom["components"].as_array().unwrap().iter())
+        .find(|c| c["name"] == "mocha")
+        .unwrap();
+    assert_eq!(
+        mocha["licenses"],
+        serde_json::json!([{"license": {"name": "SEE LICENSE IN LICENSE"}}])
+    );
     // The lockfile's graph: the subject depends on the lockfile's direct dependencies (none
     // declared here), every component of that lockfile has an entry; other files add nothing.
     let deps = bom["dependencies"].as_array().expect("a dependency graph");

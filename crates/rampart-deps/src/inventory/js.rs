@@ -235,7 +235,22 @@ fn npm_package(
         .and_then(|i| i.as_str())
         .map(sri)
         .unwrap_or_default();
+    p.license = npm_license(info.get("license"), info.get("licenses")).map(super::License::Spdx);
     p
+}
+
+/// A `license` field (`"MIT"`, `"(MIT OR Apache-2.0)"`, or the old `{"type": "MIT"}`), else the
+/// old `licenses` list (`[{"type": "MIT"}, …]`, any of them: joined with `OR`).
+fn npm_license(license: Option<&Value>, licenses: Option<&Value>) -> Option<String> {
+    let one = |v: &Value| -> Option<String> {
+        let s = v.as_str().or_else(|| v.get("type")?.as_str())?.trim();
+        (!s.is_empty()).then(|| s.to_string())
+    };
+    if let Some(l) = license.and_then(one) {
+        return Some(l);
+    }
+    let list: Vec<String> = licenses?.as_array()?.iter().filter_map(one).collect();
+    super::any_of(&list)
 }
 
 /// The dependency graph of a lockfile v2/v3: each entry's `dependencies`,
@@ -988,7 +1003,10 @@ pub(super) fn node_modules_package(path: &str, text: &str) -> Result<Parsed, Inv
         (Some(n), Some(ver)) if !n.is_empty() => {
             if is_registry_version(ver) {
                 let line = find_line(text, "\"version\"", 0).map(|x| x.0);
-                out.packages.push(Package::new(NPM, n, ver, path, line));
+                let mut p = Package::new(NPM, n, ver, path, line);
+                p.license =
+                    npm_license(v.get("license"), v.get("licenses")).map(super::License::Spdx);
+                out.packages.push(p);
             } else {
                 out.notes
                     .push(format!("{path}: `{n}` has a non-SemVer version `{ver}`"));

@@ -45,6 +45,21 @@ pub struct Package {
     /// `checksum`): CycloneDX algorithm name and lowercase hex. For SBOMs; not in findings.
     #[serde(skip)]
     pub hashes: Vec<(&'static str, String)>,
+    /// The licence the file declares for the package (npm lockfile v2/v3 and `package.json`
+    /// `license`, Python `License-Expression`/`License`/licence classifier, composer `license`).
+    /// For SBOMs; not in findings.
+    #[serde(skip)]
+    pub license: Option<License>,
+}
+
+/// A declared licence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum License {
+    /// Where the format asks for an SPDX expression (npm, composer, Python
+    /// `License-Expression`); it may still hold free text (`SEE LICENSE IN LICENSE.md`).
+    Spdx(String),
+    /// Free text (Python `License:`, a classifier's name).
+    Text(String),
 }
 
 impl Package {
@@ -66,6 +81,7 @@ impl Package {
             line,
             dev: false,
             hashes: Vec::new(),
+            license: None,
         }
     }
 
@@ -363,6 +379,27 @@ impl Graph {
         self.edges.sort_unstable();
         self.edges.dedup();
         self
+    }
+}
+
+/// Licences of which a package may be used under any one, as one expression: `A OR B`, each
+/// compound one in parentheses; `None` for none.
+pub(crate) fn any_of(list: &[String]) -> Option<String> {
+    match list {
+        [] => None,
+        [one] => Some(one.clone()),
+        _ => Some(
+            list.iter()
+                .map(|l| {
+                    if l.contains(' ') && !l.starts_with('(') {
+                        format!("({l})")
+                    } else {
+                        l.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" OR "),
+        ),
     }
 }
 

@@ -298,6 +298,7 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
         };
         found_any = true;
         let mut cursor = find_line(text, &format!("\"{key}\""), 0).map_or(0, |x| x.1);
+        let mut lines = super::LineCounter::new(text);
         for p in list {
             let (Some(name), Some(ver)) = (
                 p.get("name").and_then(|n| n.as_str()),
@@ -308,7 +309,11 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
                 ));
                 continue;
             };
-            let found = find_line(text, &format!("\"{name}\""), cursor);
+            // Entries are in file order: each search starts where the last one ended, and lines
+            // are counted once (a search from the start made big files quadratic).
+            let needle = format!("\"{name}\"");
+            let found = (text.get(cursor..).and_then(|t| t.find(&needle)))
+                .map(|i| (lines.line(cursor + i), cursor + i));
             if let Some((_, at)) = found {
                 cursor = at;
             }
@@ -321,6 +326,14 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
             }
             let mut pkg = Package::new(Ecosystem::Packagist, name, ver, path, found.map(|x| x.0));
             pkg.dev = dev;
+            // Composer: several licences are a choice.
+            let licences: Vec<String> = (p.get("license").and_then(|l| l.as_array()))
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l.as_str().map(|s| s.trim().to_string()))
+                .filter(|s| !s.is_empty())
+                .collect();
+            pkg.license = super::any_of(&licences).map(super::License::Spdx);
             out.packages.push(pkg);
         }
     }

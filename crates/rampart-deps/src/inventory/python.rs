@@ -862,7 +862,10 @@ pub(super) fn pipfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
 pub(super) fn metadata(path: &str, text: &str) -> Result<Parsed, InventoryError> {
     let mut name = None;
     let mut version = None;
-    for (i, line) in text.lines().enumerate() {
+    let (mut expression, mut free_text) = (None, None);
+    let mut classifiers: Vec<String> = Vec::new();
+    let mut lines = text.lines().enumerate().peekable();
+    while let Some((i, line)) = lines.next() {
         if line.trim().is_empty() {
             break; // end of headers; the body is the description
         }
@@ -872,13 +875,41 @@ pub(super) fn metadata(path: &str, text: &str) -> Result<Parsed, InventoryError>
                 name = Some((v.trim().to_string(), i as u32 + 1));
             } else if k.eq_ignore_ascii_case("version") && version.is_none() {
                 version = Some(v.trim().to_string());
+            } else if k.eq_ignore_ascii_case("license-expression") {
+                expression = Some(v.trim().to_string());
+            } else if k.eq_ignore_ascii_case("classifier") {
+                // `License :: OSI Approved :: MIT License` names the licence in its last part.
+                if let Some(l) = v.trim().strip_prefix("License ::") {
+                    let last = l.rsplit("::").next().unwrap_or(l).trim();
+                    if !last.is_empty() && last != "OSI Approved" {
+                        classifiers.push(last.to_string());
+                    }
+                }
+            } else if k.eq_ignore_ascii_case("license") {
+                // Often the whole licence text, continued on indented lines: only a short
+                // one-line value names a licence.
+                let continued = lines
+                    .peek()
+                    .is_some_and(|(_, l)| l.starts_with([' ', '\t']));
+                let v = v.trim();
+                if !continued && !v.is_empty() && v.len() <= 80 && v != "UNKNOWN" {
+                    free_text = Some(v.to_string());
+                }
             }
         }
     }
     match (name, version) {
         (Some((n, line)), Some(v)) if !n.is_empty() && !v.is_empty() => {
             let mut out = Parsed::default();
-            out.packages.push(Package::new(PY, n, v, path, Some(line)));
+            let mut p = Package::new(PY, n, v, path, Some(line));
+            // The expression; else a short `License:`; else the one licence classifier.
+            p.license = match expression.filter(|e| !e.is_empty()) {
+                Some(e) => Some(super::License::Spdx(e)),
+                None => free_text
+                    .or_else(|| (classifiers.len() == 1).then(|| classifiers.remove(0)))
+                    .map(super::License::Text),
+            };
+            out.packages.push(p);
             Ok(out)
         }
         _ => Err(err(

@@ -1410,3 +1410,66 @@ source = { registry = "https://pypi.org/simple" }
     let p = parse(Format::UvLock, "uv.lock", uv.as_bytes()).unwrap();
     assert_eq!(dev(&p), ["iniconfig@2.0.0", "pytest@8.4.2"]);
 }
+
+#[test]
+fn declared_licences() {
+    let lic = |p: &Parsed| -> Vec<Option<License>> {
+        p.packages.iter().map(|x| x.license.clone()).collect()
+    };
+    let spdx = |s: &str| Some(License::Spdx(s.to_string()));
+    let text = |s: &str| Some(License::Text(s.to_string()));
+    // npm lockfile v3 (`license` per entry), and the old object/list forms in package.json.
+    let lock = r#"{"lockfileVersion": 3, "packages": {"": {"name": "app"},
+      "node_modules/a": {"version": "1.0.0", "license": "(MIT OR Apache-2.0)"},
+      "node_modules/b": {"version": "1.0.0"}}}"#;
+    let p = parse(Format::NpmLock, "package-lock.json", lock.as_bytes()).unwrap();
+    assert_eq!(lic(&p), [spdx("(MIT OR Apache-2.0)"), None]);
+    for (json, want) in [
+        (
+            r#"{"name": "x", "version": "1.0.0", "license": {"type": "ISC"}}"#,
+            spdx("ISC"),
+        ),
+        (
+            r#"{"name": "x", "version": "1.0.0", "licenses": [{"type": "MIT"}, {"type": "GPL-2.0 OR X"}]}"#,
+            spdx("MIT OR (GPL-2.0 OR X)"),
+        ),
+    ] {
+        let p = parse(
+            Format::NodeModulesPackage,
+            "node_modules/x/package.json",
+            json.as_bytes(),
+        );
+        assert_eq!(lic(&p.unwrap()), [want]);
+    }
+    // Composer: several licences are a choice.
+    let composer = r#"{"packages": [{"name": "a/b", "version": "1.0.0", "license": ["MIT", "GPL-3.0-or-later"]}]}"#;
+    let p = parse(Format::ComposerLock, "composer.lock", composer.as_bytes()).unwrap();
+    assert_eq!(lic(&p), [spdx("MIT OR GPL-3.0-or-later")]);
+    // Python: License-Expression; else a short one-line License; else the one classifier. A
+    // License that is the licence's text (continued on indented lines) names nothing.
+    for (meta, want) in [
+        (
+            "Name: a\nVersion: 1\nLicense: MIT license\nLicense-Expression: MIT\n",
+            spdx("MIT"),
+        ),
+        (
+            "Name: a\nVersion: 1\nLicense: Apache 2.0\n",
+            text("Apache 2.0"),
+        ),
+        (
+            "Name: a\nVersion: 1\nLicense: UNKNOWN\nClassifier: License :: OSI Approved :: MIT License\n",
+            text("MIT License"),
+        ),
+        (
+            "Name: a\nVersion: 1\nLicense: Copyright (c) 2024 Someone\n        Permission is hereby granted\nClassifier: License :: OSI Approved :: MIT License\nClassifier: License :: OSI Approved :: Apache Software License\n",
+            None,
+        ),
+    ] {
+        let p = parse(
+            Format::PythonMetadata,
+            "a-1.dist-info/METADATA",
+            meta.as_bytes(),
+        );
+        assert_eq!(lic(&p.unwrap()), [want], "{meta}");
+    }
+}
