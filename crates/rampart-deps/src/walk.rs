@@ -84,8 +84,9 @@ pub fn walk(root: &Path, detector: &DepsDetector, progress: &mut dyn FnMut(&Path
     out
 }
 
-/// A reader for `-r` includes and the `pyproject.toml` beside a poetry or pdm lock from the local
-/// filesystem, for [`DepsDetector::with_include_reader`] when items are plain files.
+/// A reader for `-r` includes and the manifest beside a lock (`package.json`, `pyproject.toml`,
+/// `composer.json`) from the local filesystem, for [`DepsDetector::with_include_reader`] when
+/// items are plain files.
 pub fn disk_include_reader() -> Box<crate::detector::IncludeReader> {
     Box::new(|item: &Item<'_>, path: &str| {
         if item.location.image.is_some()

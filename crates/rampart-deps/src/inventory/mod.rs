@@ -501,6 +501,17 @@ pub fn parse_with_includes(
             }
         }
     }
+    if format == Format::ComposerLock {
+        let target = join(path, "composer.json");
+        if let Some(bytes) = read(&target) {
+            match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(v) => other::roots_from_composer_json(&mut out, &v),
+                Err(e) => out.notes.push(format!(
+                    "{target}: cannot be read ({e}), so the dependency graph's direct dependencies are guessed (packages nothing else in {path} needs)"
+                )),
+            }
+        }
+    }
     if matches!(format, Format::PoetryLock | Format::PdmLock) {
         // These locks do not say which packages the project requires; its pyproject.toml does.
         let target = join(path, "pyproject.toml");

@@ -232,6 +232,12 @@ pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
     let mut section = "";
     let mut in_specs = false;
     let mut saw_section = false;
+    let mut problems: Vec<(u32, String)> = Vec::new();
+    // The graph as written: (the spec that needs it — `None` for the project's own PATH gems
+    // and DEPENDENCIES — and the name it needs), resolved by name at the end.
+    let mut needs: Vec<(Option<usize>, String)> = Vec::new();
+    // The package the spec being read became; `Some(None)` for a PATH gem.
+    let mut current: Option<Option<usize>> = None;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
         let lineno = i as u32 + 1;
@@ -242,26 +248,47 @@ pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
             section = line.trim();
             saw_section = true;
             in_specs = false;
+            current = None;
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim();
+        // `name (= 1.0)`, `name (~> 2.0, >= 2.0.1)` or `name`; `name!` in DEPENDENCIES for a
+        // gem from a PATH or GIT source.
+        let dep_name = |t: &str| {
+            t.split(" (")
+                .next()
+                .unwrap_or(t)
+                .trim_end_matches('!')
+                .to_string()
+        };
+        if section == "DEPENDENCIES" && indent == 2 {
+            needs.push((None, dep_name(t)));
             continue;
         }
         if !matches!(section, "GEM" | "GIT" | "PATH") {
             continue;
         }
-        if line.trim() == "specs:" {
+        if t == "specs:" {
             in_specs = true;
             continue;
         }
-        let indent = line.len() - line.trim_start().len();
-        if !in_specs || indent != 4 {
+        if !in_specs {
             continue;
         }
-        let t = line.trim();
+        if indent == 6 {
+            if let Some(from) = current {
+                needs.push((from, dep_name(t)));
+            }
+            continue;
+        }
+        if indent != 4 {
+            continue;
+        }
+        current = None;
         let (Some(open), true) = (t.find(" ("), t.ends_with(')')) else {
-            return Err(err(
-                path,
-                Some(lineno),
-                format!("cannot read gem spec `{t}`"),
-            ));
+            problems.push((lineno, format!("cannot read gem spec `{t}`")));
+            continue;
         };
         let name = &t[..open];
         let inner = &t[open + 2..t.len() - 1];
@@ -271,8 +298,10 @@ pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
             out.notes.push(format!(
                 "{path}:{lineno}: `{name}` is a local path gem; not checked"
             ));
+            current = Some(None);
             continue;
         }
+        current = Some(Some(out.packages.len()));
         out.packages.push(Package::new(
             Ecosystem::RubyGems,
             name,
@@ -284,6 +313,27 @@ pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
     if !saw_section {
         return Err(err(path, None, "not a Gemfile.lock: no GEM section"));
     }
+    if out.packages.is_empty() {
+        if let Some((line, msg)) = problems.into_iter().next() {
+            return Err(err(path, Some(line), msg));
+        }
+    } else {
+        for (line, msg) in problems {
+            out.notes.push(format!("{path}:{line}: {msg}"));
+        }
+    }
+    // By name: Bundler locks one version of a gem (one spec per platform it was built for).
+    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (i, p) in out.packages.iter().enumerate() {
+        by_name.entry(p.name.as_str()).or_default().push(i);
+    }
+    let mut g = super::Graph::default();
+    for (from, name) in &needs {
+        for &to in by_name.get(name.as_str()).into_iter().flatten() {
+            g.add(*from, to);
+        }
+    }
+    out.graph = Some(g.finish());
     Ok(out)
 }
 
@@ -292,6 +342,7 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| json_err(path, &e))?;
     let mut out = Parsed::default();
     let mut found_any = false;
+    let mut requires: Vec<(usize, Option<&serde_json::Value>)> = Vec::new();
     for (key, dev) in [("packages", false), ("packages-dev", true)] {
         let Some(list) = v.get(key).and_then(|l| l.as_array()) else {
             continue;
@@ -334,6 +385,7 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
                 .filter(|s| !s.is_empty())
                 .collect();
             pkg.license = super::any_of(&licences).map(super::License::Spdx);
+            requires.push((out.packages.len(), p.get("require")));
             out.packages.push(pkg);
         }
     }
@@ -344,5 +396,57 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
             "not a composer.lock: no `packages` list",
         ));
     }
+    // The graph: each package's `require`, by name (Composer locks one version of a name;
+    // `php`, `ext-*` and virtual packages match nothing). The lock does not say what the project
+    // requires: the composer.json beside it does ([`roots_from_composer_json`]); until then, the
+    // packages nothing else needs.
+    let by_name: std::collections::HashMap<String, usize> = (out.packages.iter().enumerate())
+        .map(|(i, p)| (p.name.to_ascii_lowercase(), i))
+        .collect();
+    let mut g = super::Graph::default();
+    for (from, req) in requires {
+        for name in req
+            .and_then(|r| r.as_object())
+            .into_iter()
+            .flatten()
+            .map(|x| x.0)
+        {
+            if let Some(&to) = by_name.get(&name.to_ascii_lowercase()) {
+                g.add(Some(from), to);
+            }
+        }
+    }
+    let mut needed = vec![false; out.packages.len()];
+    for &(_, to) in &g.edges {
+        needed[to] = true;
+    }
+    g.roots = (0..out.packages.len()).filter(|&i| !needed[i]).collect();
+    out.graph = Some(g.finish());
     Ok(out)
+}
+
+/// Add what a `composer.json` requires (`require`, `require-dev`) to the roots of its lock's
+/// graph, and mark what only `require-dev` leads to as development-only.
+pub(super) fn roots_from_composer_json(out: &mut Parsed, manifest: &serde_json::Value) {
+    let by_name: std::collections::HashMap<String, usize> = (out.packages.iter().enumerate())
+        .map(|(i, p)| (p.name.to_ascii_lowercase(), i))
+        .collect();
+    let names = |key: &str| -> Vec<usize> {
+        (manifest
+            .get(key)
+            .and_then(|r| r.as_object())
+            .into_iter()
+            .flatten())
+        .filter_map(|(n, _)| by_name.get(&n.to_ascii_lowercase()).copied())
+        .collect()
+    };
+    let prod = names("require");
+    let mut dev = names("require-dev");
+    dev.retain(|i| !prod.contains(i));
+    let Some(mut g) = out.graph.take() else {
+        return;
+    };
+    g.roots.extend(prod.iter().chain(&dev));
+    out.graph = Some(g.finish());
+    super::mark_dev_only(out, &dev);
 }

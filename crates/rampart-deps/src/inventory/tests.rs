@@ -1473,3 +1473,96 @@ fn declared_licences() {
         assert_eq!(lic(&p.unwrap()), [want], "{meta}");
     }
 }
+
+#[test]
+fn gemfile_lock_graph() {
+    // GIT, PATH (the project's own gemspec) and GEM sections, a gem built for two platforms.
+    // Bundler's LockfileParser gives the same edges, the PATH gem being the project here.
+    let lock = "GIT\n  remote: https://github.com/rails/rails.git\n  revision: 0123456789abcdef0123456789abcdef01234567\n  branch: main\n  specs:\n    activesupport (8.1.0.alpha)\n      concurrent-ruby (~> 1.0, >= 1.3.1)\n\nPATH\n  remote: .\n  specs:\n    myapp (0.1.0)\n      activesupport\n      nokogiri (>= 1.16)\n\nGEM\n  remote: https://rubygems.org/\n  specs:\n    concurrent-ruby (1.3.4)\n    nokogiri (1.16.7-arm64-darwin)\n      racc (~> 1.4)\n    nokogiri (1.16.7-x86_64-linux)\n      racc (~> 1.4)\n    racc (1.8.1)\n    rake (13.2.1)\n    this is not a spec\n\nPLATFORMS\n  arm64-darwin\n  x86_64-linux\n\nDEPENDENCIES\n  activesupport!\n  myapp!\n  rake (~> 13.0)\n\nBUNDLED WITH\n   2.5.22\n";
+    let p = parse(Format::GemfileLock, "Gemfile.lock", lock.as_bytes()).unwrap();
+    let (roots, edges) = graph_of(&p);
+    assert_eq!(
+        roots,
+        strs(&[
+            "activesupport@8.1.0.alpha",
+            "nokogiri@1.16.7",
+            "nokogiri@1.16.7",
+            "rake@13.2.1"
+        ])
+    );
+    assert_eq!(
+        edges,
+        pairs(&[
+            ("activesupport@8.1.0.alpha", "concurrent-ruby@1.3.4"),
+            ("nokogiri@1.16.7", "racc@1.8.1"),
+            ("nokogiri@1.16.7", "racc@1.8.1"),
+        ])
+    );
+    // A spec line that cannot be read is a note; the rest is read.
+    assert_eq!(p.packages.len(), 6);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains(":26: cannot read gem spec")),
+        "{:?}",
+        p.notes
+    );
+}
+
+#[test]
+fn composer_lock_graph_with_composer_json() {
+    let lock = r#"{
+    "packages": [
+        {"name": "monolog/monolog", "version": "3.7.0",
+         "require": {"php": ">=8.1", "psr/log": "^2.0 || ^3.0"},
+         "provide": {"psr/log-implementation": "3.0.0"}},
+        {"name": "psr/log", "version": "3.0.2", "require": {"php": ">=8.0.0"}},
+        {"name": "symfony/console", "version": "v7.1.5",
+         "require": {"php": ">=8.2", "ext-mbstring": "*", "symfony/polyfill-mbstring": "~1.0",
+                     "psr/log-implementation": "1.0"}},
+        {"name": "symfony/polyfill-mbstring", "version": "v1.31.0"}
+    ],
+    "packages-dev": [
+        {"name": "phpunit/phpunit", "version": "11.4.0", "require": {"Sebastian/Diff": "^6.0"}},
+        {"name": "sebastian/diff", "version": "6.0.2"}
+    ]
+}"#;
+    let p = parse(Format::ComposerLock, "composer.lock", lock.as_bytes()).unwrap();
+    let (roots, edges) = graph_of(&p);
+    assert_eq!(
+        edges,
+        pairs(&[
+            ("monolog/monolog@3.7.0", "psr/log@3.0.2"),
+            ("phpunit/phpunit@11.4.0", "sebastian/diff@6.0.2"),
+            (
+                "symfony/console@v7.1.5",
+                "symfony/polyfill-mbstring@v1.31.0"
+            ),
+        ])
+    );
+    assert_eq!(
+        roots,
+        strs(&[
+            "monolog/monolog@3.7.0",
+            "phpunit/phpunit@11.4.0",
+            "symfony/console@v7.1.5"
+        ])
+    );
+    // composer.json: psr/log is required directly as well; the dev list was already marked.
+    let manifest = br#"{"require": {"php": "^8.2", "monolog/monolog": "^3.0", "psr/log": "^3.0",
+        "symfony/console": "^7.1"}, "require-dev": {"phpunit/phpunit": "^11.0"}}"#;
+    let read = |f: &str| (f == "app/composer.json").then(|| manifest.to_vec());
+    let p = parse_with_includes(
+        Format::ComposerLock,
+        "app/composer.lock",
+        lock.as_bytes(),
+        &read,
+    )
+    .unwrap();
+    assert_eq!(graph_of(&p).0.len(), 4);
+    let dev: Vec<&str> = (p.packages.iter())
+        .filter(|x| x.dev)
+        .map(|x| x.name.as_str())
+        .collect();
+    assert_eq!(dev, ["phpunit/phpunit", "sebastian/diff"]);
+}
