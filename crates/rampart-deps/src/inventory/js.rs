@@ -491,8 +491,9 @@ pub(super) fn roots_from_package_json(out: &mut Parsed, manifest: &Value) {
     }
     prod.sort_unstable();
     dev.retain(|i| prod.binary_search(i).is_err());
-    let Some(g) = out.graph.take() else { return };
-    let mut g = g;
+    let Some(mut g) = out.graph.take() else {
+        return;
+    };
     g.roots.extend(prod.iter().chain(&dev));
     out.graph = Some(g.finish());
     super::mark_dev_only(out, &dev);
@@ -530,8 +531,8 @@ fn yarn_entry(path: &str, e: YarnEntry, out: &mut Parsed, problems: &mut Vec<(u3
             // Berry appends `::locator=<workspace>` to local ranges.
             let range = range.split("::").next().unwrap_or(range);
             out.notes.push(format!(
-                    "{path}:{line}: `{name}` is a local package (`{range}`); not checked against advisories"
-                ));
+                "{path}:{line}: `{name}` is a local package (`{range}`); not checked against advisories"
+            ));
         }
         return;
     }
@@ -568,13 +569,13 @@ pub(super) fn yarn_lock(path: &str, text: &str) -> Result<Parsed, InventoryError
     // `None` for a workspace (the project).
     let mut answers: Vec<(String, usize)> = Vec::new();
     let mut wants: Vec<(Option<usize>, Vec<String>)> = Vec::new();
-    let mut finish = |e: YarnEntry, out: &mut Parsed, problems: &mut Vec<(u32, String)>| {
+    let mut finish = |mut e: YarnEntry, out: &mut Parsed, problems: &mut Vec<(u32, String)>| {
         let before = out.packages.len();
         let descriptors: Vec<String> = (e.header.split(", "))
             .map(|d| d.trim().trim_matches('"').to_string())
             .collect();
         let workspace = descriptors.iter().any(|d| d.contains("@workspace:"));
-        let deps = e.deps.clone();
+        let deps = std::mem::take(&mut e.deps);
         yarn_entry(path, e, out, problems);
         if out.packages.len() > before {
             answers.extend(descriptors.into_iter().map(|d| (d, before)));

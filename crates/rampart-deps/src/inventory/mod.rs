@@ -478,6 +478,33 @@ pub fn parse(format: Format, path: &str, data: &[u8]) -> Result<Parsed, Inventor
     }
 }
 
+/// How the manifest beside a lock is read into the lock's graph.
+type ApplyManifest = fn(&mut Parsed, &[u8]) -> Result<(), String>;
+
+/// The manifest beside a lockfile of `format` that declares the project's direct dependencies,
+/// and how it is applied.
+fn manifest_beside(format: Format) -> Option<(&'static str, ApplyManifest)> {
+    fn json(b: &[u8]) -> Result<serde_json::Value, String> {
+        serde_json::from_slice(b).map_err(|e| e.to_string())
+    }
+    match format {
+        Format::YarnLock => Some(("package.json", |out, b| {
+            js::roots_from_package_json(out, &json(b)?);
+            Ok(())
+        })),
+        Format::ComposerLock => Some(("composer.json", |out, b| {
+            other::roots_from_composer_json(out, &json(b)?);
+            Ok(())
+        })),
+        Format::PoetryLock | Format::PdmLock => Some(("pyproject.toml", |out, b| {
+            let text = std::str::from_utf8(b).map_err(|_| "not valid UTF-8".to_string())?;
+            python::roots_from_pyproject(out, &python::pyproject_direct(text)?);
+            Ok(())
+        })),
+        _ => None,
+    }
+}
+
 /// Like [`parse`], following `-r`/`--requirement` includes through `read`, which gets the include
 /// resolved against the including file's folder (`/`-separated) and returns its bytes, or `None`
 /// when it is not available. Includes that cannot be read, or that loop, are noted.
@@ -488,42 +515,15 @@ pub fn parse_with_includes(
     read: &dyn Fn(&str) -> Option<Vec<u8>>,
 ) -> Result<Parsed, InventoryError> {
     let mut out = parse(format, path, data)?;
-    if format == Format::YarnLock && !out.descriptors.is_empty() {
-        // Yarn 1 does not record the project's own dependencies (berry's workspace entries do,
-        // but neither says which are for development); the package.json beside it does.
-        let target = join(path, "package.json");
+    // Yarn, Composer, poetry and pdm locks do not say what the project itself requires (nor,
+    // but for poetry, what is for development); the manifest beside them does.
+    if let Some((name, apply)) = manifest_beside(format) {
+        let target = join(path, name);
         if let Some(bytes) = read(&target) {
-            match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Ok(v) => js::roots_from_package_json(&mut out, &v),
-                Err(e) => out.notes.push(format!(
+            if let Err(e) = apply(&mut out, &bytes) {
+                out.notes.push(format!(
                     "{target}: cannot be read ({e}), so the dependency graph's direct dependencies are guessed (packages nothing else in {path} needs)"
-                )),
-            }
-        }
-    }
-    if format == Format::ComposerLock {
-        let target = join(path, "composer.json");
-        if let Some(bytes) = read(&target) {
-            match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Ok(v) => other::roots_from_composer_json(&mut out, &v),
-                Err(e) => out.notes.push(format!(
-                    "{target}: cannot be read ({e}), so the dependency graph's direct dependencies are guessed (packages nothing else in {path} needs)"
-                )),
-            }
-        }
-    }
-    if matches!(format, Format::PoetryLock | Format::PdmLock) {
-        // These locks do not say which packages the project requires; its pyproject.toml does.
-        let target = join(path, "pyproject.toml");
-        if let Some(bytes) = read(&target) {
-            let names = std::str::from_utf8(&bytes)
-                .map_err(|_| "not valid UTF-8".to_string())
-                .and_then(python::pyproject_direct);
-            match names {
-                Ok(direct) => python::roots_from_pyproject(&mut out, &direct),
-                Err(e) => out.notes.push(format!(
-                    "{target}: cannot be read ({e}), so the dependency graph's direct dependencies are guessed (packages nothing else in {path} needs)"
-                )),
+                ));
             }
         }
     }
