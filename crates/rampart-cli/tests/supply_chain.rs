@@ -171,6 +171,18 @@ fn fix_plan_does_not_give_the_all_clear_over_a_lockfile_it_could_not_read() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("entry `node_modules/x` is a string"));
+
+    // An empty lockfile is a file that could not be read too (it was passed over unseen); an
+    // empty requirements file is merely empty.
+    fs::write(p.join("app/web/package-lock.json"), "").unwrap();
+    fs::write(p.join("app/requirements.txt"), "").unwrap();
+    let out = rampart(p, &["fix-plan", "app", "--db", "osv.rdb", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json(&out)["unreadable"], json!([lock]));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("skipped {lock}: the file is empty"))
+    );
 }
 
 const RUSTSEC: &str = concat!(

@@ -180,10 +180,8 @@ fn scan_file(path: &Path, shown: &str, logical: &str, opts: &SourceOptions, sink
         ));
         return;
     }
+    // Empty files are items too: an empty `package-lock.json` is a damaged lockfile to report.
     let len = meta.len();
-    if len == 0 {
-        return;
-    }
     let location = Location::file(shown);
     if len >= MMAP_THRESHOLD {
         // SAFETY: the map is read-only and lives only for this call. A file truncated by another

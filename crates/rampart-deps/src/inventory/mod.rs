@@ -457,6 +457,15 @@ pub fn parse(format: Format, path: &str, data: &[u8]) -> Result<Parsed, Inventor
         err(path, Some(line as u32), "not valid UTF-8 text")
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Every lockfile writer writes something; an empty requirements file, yarn.lock (`touch
+    // yarn.lock` starts a yarn project) or package database is merely empty.
+    let may_be_empty = matches!(
+        format,
+        Format::Requirements | Format::YarnLock | Format::DpkgStatus | Format::ApkInstalled
+    );
+    if text.trim().is_empty() && !may_be_empty {
+        return Err(err(path, None, "the file is empty"));
+    }
     match format {
         Format::CargoLock => other::cargo_lock(path, text),
         Format::NpmLock => js::npm_lock(path, text),
