@@ -305,4 +305,19 @@ fn files_beside_a_lockfile_are_read_from_the_folder_scanned_not_the_working_dire
         .find(|c| c["name"] == "pytest")
         .unwrap();
     assert_eq!(pytest["scope"], "excluded");
+
+    // The plan says when only development needs a vulnerable package.
+    fs::create_dir(p.join("tools")).unwrap();
+    fs::write(
+        p.join("tools/Pipfile.lock"),
+        r#"{"_meta": {"pipfile-spec": 6}, "default": {}, "develop": {"litellm": {"version": "==1.82.8"}}}"#,
+    )
+    .unwrap();
+    let out = rampart(p, &["fix-plan", "tools", "--db", "osv.rdb"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("    development dependency only"), "{text}");
+    let out = rampart(p, &["fix-plan", "py", "--db", "osv.rdb"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("    via agentkit@1.0.0\n"), "{text}");
 }

@@ -139,11 +139,16 @@ fn print_table(plan: &fixplan::Plan) {
                     }
                     Action::NoFix => "no fixed version known".to_string(),
                 };
-                let via = if i.via.is_empty() {
-                    String::new()
-                } else {
-                    safe(&format!("via {}", i.via.join(" > "))).into_owned()
-                };
+                // How a transitive package gets in (the direct dependency to look at first),
+                // and whether only development needs it (it does not ship).
+                let mut notes = Vec::new();
+                if !i.via.is_empty() {
+                    notes.push(format!("via {}", i.via.join(" > ")));
+                }
+                if i.package.dev {
+                    notes.push("development dependency only".to_string());
+                }
+                let via = safe(&notes.join("; ")).into_owned();
                 (
                     [
                         &i.package.name,
@@ -178,7 +183,6 @@ fn print_table(plan: &fixplan::Plan) {
                 w1 = w[1],
                 w2 = w[2]
             );
-            // How a transitive package gets in: the direct dependency to look at first.
             if !via.is_empty() {
                 outln!("    {via}");
             }
