@@ -1,18 +1,33 @@
-"""Compare a CycloneDX BOM's graph (stdin file arg 1) with truth {roots, edges} by name (arg 2)."""
-import json, re, sys
-bom = json.load(open(sys.argv[1])); truth = json.load(open(sys.argv[2]))
-norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
-def name(ref):
-    m = re.match(r"pkg:[^/]+/(.+?)@", ref)
-    return norm(m.group(1).replace("%40", "@")) if m else ref
-subj = bom["metadata"]["component"]["bom-ref"]
+"""Compare a CycloneDX BOM's graph with a reference {roots, edges}.
+Usage: python3 cmp_sbom.py BOM.json TRUTH.json [--versions]
+Without --versions, packages are compared by PEP 503-normalised name (poetry show --tree names no
+versions); with it, as name@version (npm ls, Bundler)."""
+import json, re, sys, urllib.parse
+
+bom, truth = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+versions = "--versions" in sys.argv[3:]
+
+
+def key(ref):
+    m = re.match(r"pkg:[^/]+/(.+)@([^?#]+)", ref)
+    if not m:
+        return ref
+    name = urllib.parse.unquote(m.group(1))
+    if versions:
+        return f"{name}@{urllib.parse.unquote(m.group(2))}"
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+subject = bom["metadata"]["component"]["bom-ref"]
 roots, edges = set(), set()
 for d in bom.get("dependencies", []):
     for t in d.get("dependsOn", []):
-        if d["ref"] == subj: roots.add(name(t))
-        else: edges.add((name(d["ref"]), name(t)))
-tr = set(truth["roots"]); te = set(map(tuple, truth["edges"]))
+        if d["ref"] == subject:
+            roots.add(key(t))
+        else:
+            edges.add((key(d["ref"]), key(t)))
+tr, te = set(truth["roots"]), set(map(tuple, truth["edges"]))
 print(f"roots {len(roots & tr)}/{len(tr)} (extra {sorted(roots - tr)}, missing {sorted(tr - roots)})")
-print(f"edges {len(edges & te)}/{len(te)} (extra {sorted(edges - te)}, missing {sorted(te - edges)})")
-devs = [c["name"] for c in bom["components"] if c.get("scope") == "excluded"]
-print("excluded:", sorted(devs))
+print(f"edges {len(edges & te)}/{len(te)} (extra {len(edges - te)} {sorted(edges - te)[:6]}, "
+      f"missing {len(te - edges)} {sorted(te - edges)[:6]})")
+print("excluded:", sorted(c["name"] for c in bom["components"] if c.get("scope") == "excluded"))

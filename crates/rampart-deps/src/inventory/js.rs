@@ -453,11 +453,7 @@ fn yarn_graph(
         }
     }
     if !berry {
-        let mut needed = vec![false; n];
-        for &(_, to) in &g.edges {
-            needed[to] = true;
-        }
-        g.roots = (0..n).filter(|&i| !needed[i]).collect();
+        g.roots_unneeded(n);
     }
     g.finish()
 }
@@ -489,14 +485,7 @@ pub(super) fn roots_from_package_json(out: &mut Parsed, manifest: &Value) {
             }
         }
     }
-    prod.sort_unstable();
-    dev.retain(|i| prod.binary_search(i).is_err());
-    let Some(mut g) = out.graph.take() else {
-        return;
-    };
-    g.roots.extend(prod.iter().chain(&dev));
-    out.graph = Some(g.finish());
-    super::mark_dev_only(out, &dev);
+    super::add_declared_roots(out, prod, dev);
 }
 
 /// One entry of a yarn.lock.
@@ -648,15 +637,7 @@ pub(super) fn yarn_lock(path: &str, text: &str) -> Result<Parsed, InventoryError
     answers.sort();
     out.graph = Some(yarn_graph(&answers, &wants, out.packages.len(), berry));
     out.descriptors = answers;
-    if out.packages.is_empty() {
-        if let Some((line, msg)) = problems.into_iter().next() {
-            return Err(err(path, Some(line), msg));
-        }
-    } else {
-        for (line, msg) in problems {
-            out.notes.push(format!("{path}:{line}: {msg}"));
-        }
-    }
+    super::notes_or_error(path, &mut out, problems)?;
     if let Some(n) = truncated(path, text) {
         out.notes.push(n);
     }
@@ -839,10 +820,10 @@ pub(super) fn pnpm_lock(path: &str, text: &str) -> Result<Parsed, InventoryError
         ));
     }
     out.notes.extend(truncated(path, text));
-    let (graph, dev_roots) = pnpm_graph(&out.packages, refs);
+    let (graph, prod, dev) = pnpm_graph(&out.packages, refs);
     out.graph = Some(graph);
     // pnpm 9 marks no package `dev`; what only the projects' devDependencies lead to is.
-    super::mark_dev_only(&mut out, &dev_roots);
+    super::add_declared_roots(&mut out, prod, dev);
     Ok(out)
 }
 
@@ -937,13 +918,14 @@ fn pnpm_graph_line(
     }
 }
 
-/// Resolve the collected references against the packages read; also the direct dependencies
-/// that only `devDependencies` sections name.
+/// Resolve the collected references against the packages read: the edges among packages, and
+/// the projects' direct dependencies, from `dependencies`/`optionalDependencies` and from
+/// `devDependencies` (for [`super::add_declared_roots`]).
 fn pnpm_graph(
     packages: &[Package],
     refs: Vec<(PnpmOwner, String, String)>,
-) -> (super::Graph, Vec<usize>) {
-    let (mut dev, mut prod): (Vec<usize>, Vec<usize>) = Default::default();
+) -> (super::Graph, Vec<usize>, Vec<usize>) {
+    let (mut prod, mut dev): (Vec<usize>, Vec<usize>) = Default::default();
     let mut at: std::collections::HashMap<(&str, &str), usize> = Default::default();
     for (i, p) in packages.iter().enumerate() {
         at.entry((p.name.as_str(), p.version.as_str())).or_insert(i);
@@ -972,14 +954,8 @@ fn pnpm_graph(
             continue;
         };
         match owner {
-            PnpmOwner::Project => {
-                g.add(None, to);
-                prod.push(to);
-            }
-            PnpmOwner::DevProject => {
-                g.add(None, to);
-                dev.push(to);
-            }
+            PnpmOwner::Project => prod.push(to),
+            PnpmOwner::DevProject => dev.push(to),
             PnpmOwner::Package(from) => g.add(Some(from), to),
             PnpmOwner::Snapshot(key) => {
                 let key = key.split('(').next().unwrap_or(&key);
@@ -989,9 +965,7 @@ fn pnpm_graph(
             }
         }
     }
-    prod.sort_unstable();
-    dev.retain(|i| prod.binary_search(i).is_err());
-    (g.finish(), dev)
+    (g, prod, dev)
 }
 
 /// `node_modules/<name>/package.json` of an installed package.

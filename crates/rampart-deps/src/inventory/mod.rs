@@ -372,6 +372,19 @@ impl Graph {
         }
     }
 
+    /// Make the packages (of `n`) that no edge leads to the roots: in a lock that does not
+    /// record the project's own dependencies (yarn 1, poetry, pdm, Composer), those the project
+    /// itself must have required.
+    pub(crate) fn roots_unneeded(&mut self, n: usize) {
+        let mut needed = vec![false; n];
+        for &(_, to) in &self.edges {
+            if let Some(x) = needed.get_mut(to) {
+                *x = true;
+            }
+        }
+        self.roots = (0..n).filter(|&i| !needed[i]).collect();
+    }
+
     /// The graph with roots and edges sorted and each listed once.
     pub(crate) fn finish(mut self) -> Graph {
         self.roots.sort_unstable();
@@ -401,6 +414,39 @@ pub(crate) fn any_of(list: &[String]) -> Option<String> {
                 .join(" OR "),
         ),
     }
+}
+
+/// Add the direct dependencies a manifest beside the lock declares to the roots of `out`'s
+/// graph — `prod`, and `dev` for development (those also in `prod` are production ones) — and
+/// mark what only the development ones lead to as development-only.
+pub(crate) fn add_declared_roots(out: &mut Parsed, mut prod: Vec<usize>, mut dev: Vec<usize>) {
+    prod.sort_unstable();
+    dev.retain(|i| prod.binary_search(i).is_err());
+    let Some(mut g) = out.graph.take() else {
+        return;
+    };
+    g.roots.extend(prod.iter().chain(&dev));
+    out.graph = Some(g.finish());
+    mark_dev_only(out, &dev);
+}
+
+/// Settle a parser's per-entry problems (line, message): the file's error when nothing in it
+/// could be read, notes on what was passed over otherwise.
+pub(crate) fn notes_or_error(
+    path: &str,
+    out: &mut Parsed,
+    problems: Vec<(u32, String)>,
+) -> Result<(), InventoryError> {
+    if out.packages.is_empty() {
+        if let Some((line, msg)) = problems.into_iter().next() {
+            return Err(err(path, Some(line), msg));
+        }
+    } else {
+        for (line, msg) in problems {
+            out.notes.push(format!("{path}:{line}: {msg}"));
+        }
+    }
+    Ok(())
 }
 
 /// Mark as development-only the packages of `out` that only `dev_roots` (direct dependencies for
@@ -632,6 +678,13 @@ impl<'t> LineCounter<'t> {
             off: 0,
             line: 1,
         }
+    }
+
+    /// Like [`find_line`]: the line and offset of `needle`'s first occurrence at or after
+    /// byte `from`, the line counted from the last one asked for.
+    pub(crate) fn find(&mut self, needle: &str, from: usize) -> Option<(u32, usize)> {
+        let at = from + self.text.get(from..)?.find(needle)?;
+        Some((self.line(at), at))
     }
 
     /// 1-based line of byte offset `off`.

@@ -313,15 +313,7 @@ pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
     if !saw_section {
         return Err(err(path, None, "not a Gemfile.lock: no GEM section"));
     }
-    if out.packages.is_empty() {
-        if let Some((line, msg)) = problems.into_iter().next() {
-            return Err(err(path, Some(line), msg));
-        }
-    } else {
-        for (line, msg) in problems {
-            out.notes.push(format!("{path}:{line}: {msg}"));
-        }
-    }
+    super::notes_or_error(path, &mut out, problems)?;
     // By name: Bundler locks one version of a gem (one spec per platform it was built for).
     let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
     for (i, p) in out.packages.iter().enumerate() {
@@ -362,9 +354,7 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
             };
             // Entries are in file order: each search starts where the last one ended, and lines
             // are counted once (a search from the start made big files quadratic).
-            let needle = format!("\"{name}\"");
-            let found = (text.get(cursor..).and_then(|t| t.find(&needle)))
-                .map(|i| (lines.line(cursor + i), cursor + i));
+            let found = lines.find(&format!("\"{name}\""), cursor);
             if let Some((_, at)) = found {
                 cursor = at;
             }
@@ -416,11 +406,7 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
             }
         }
     }
-    let mut needed = vec![false; out.packages.len()];
-    for &(_, to) in &g.edges {
-        needed[to] = true;
-    }
-    g.roots = (0..out.packages.len()).filter(|&i| !needed[i]).collect();
+    g.roots_unneeded(out.packages.len());
     out.graph = Some(g.finish());
     Ok(out)
 }
@@ -440,13 +426,6 @@ pub(super) fn roots_from_composer_json(out: &mut Parsed, manifest: &serde_json::
         .filter_map(|(n, _)| by_name.get(&n.to_ascii_lowercase()).copied())
         .collect()
     };
-    let prod = names("require");
-    let mut dev = names("require-dev");
-    dev.retain(|i| !prod.contains(i));
-    let Some(mut g) = out.graph.take() else {
-        return;
-    };
-    g.roots.extend(prod.iter().chain(&dev));
-    out.graph = Some(g.finish());
-    super::mark_dev_only(out, &dev);
+    let (prod, dev) = (names("require"), names("require-dev"));
+    super::add_declared_roots(out, prod, dev);
 }

@@ -83,27 +83,18 @@ pub(super) fn requirements(path: &str, text: &str) -> Result<Parsed, InventoryEr
             ));
             continue;
         }
-        let name_end = req
-            .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
-            .unwrap_or(req.len());
-        let name = &req[..name_end];
+        let (name, rest) = split_requirement(req);
         if !valid_name(name) {
             unreadable.push((lineno, content.to_string()));
             continue;
         }
-        let mut rest = req[name_end..].trim_start();
-        if rest.starts_with('[') {
-            match rest.find(']') {
-                Some(e) => rest = rest[e + 1..].trim_start(),
-                None => {
-                    return Err(err(
-                        path,
-                        Some(lineno),
-                        format!("unclosed extras in `{req}`"),
-                    ));
-                }
-            }
-        }
+        let Some(rest) = rest else {
+            return Err(err(
+                path,
+                Some(lineno),
+                format!("unclosed extras in `{req}`"),
+            ));
+        };
         if rest.is_empty() {
             out.notes.push(format!(
                 "{path}:{lineno}: `{name}` is not pinned; no version to check"
@@ -332,14 +323,26 @@ fn mark_poetry_dev(tables: &[Spanned<TomlPackage>], packages: &mut [Package]) {
     }
 }
 
-/// The name a requirement string (`idna<4,>=2.5; python_version >= "3"`, `httpx[socks]==0.28`)
-/// starts with.
-fn requirement_name(req: &str) -> Option<&str> {
+/// A requirement (markers already cut off) as its name and what follows its extras:
+/// `httpx[socks] >=0.27` → (`httpx`, `Some(">=0.27")`); `None` after extras without `]`. The
+/// name is what precedes the first character a name cannot hold; check it with `valid_name`.
+fn split_requirement(req: &str) -> (&str, Option<&str>) {
     let req = req.trim_start();
     let end = req
         .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
         .unwrap_or(req.len());
-    let n = &req[..end];
+    let rest = req[end..].trim_start();
+    let rest = match rest.strip_prefix('[') {
+        Some(extras) => extras.split_once(']').map(|x| x.1.trim_start()),
+        None => Some(rest),
+    };
+    (&req[..end], rest)
+}
+
+/// The name a requirement string (`idna<4,>=2.5; python_version >= "3"`, `httpx[socks]==0.28`)
+/// starts with.
+fn requirement_name(req: &str) -> Option<&str> {
+    let n = split_requirement(req).0;
     valid_name(n).then_some(n)
 }
 
@@ -360,12 +363,8 @@ fn poetry_constraints(v: &toml::Value) -> Vec<&str> {
 
 /// The version specifier of a requirement string: `>=1,<2` of `name[extra]>=1,<2; markers`.
 fn requirement_specifier(req: &str) -> &str {
-    let req = req.split(';').next().unwrap_or(req).trim();
-    let rest = req.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    let rest = match rest.trim_start().strip_prefix('[') {
-        Some(r) => r.split_once(']').map_or("", |x| x.1),
-        None => rest,
-    };
+    let req = req.split(';').next().unwrap_or(req);
+    let rest = split_requirement(req).1.unwrap_or("");
     rest.trim().trim_start_matches('(').trim_end_matches(')')
 }
 
@@ -493,11 +492,7 @@ fn named_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> super::
             }
         }
     }
-    let mut needed = vec![false; packages.len()];
-    for &(_, to) in &g.edges {
-        needed[to] = true;
-    }
-    g.roots = (0..packages.len()).filter(|&i| !needed[i]).collect();
+    g.roots_unneeded(packages.len());
     g.finish()
 }
 
@@ -578,9 +573,6 @@ pub(super) struct Direct {
 /// (The packages nothing else needs stay roots: in a lock that is not stale, the project needs
 /// them, whatever form its declaration takes.)
 pub(super) fn roots_from_pyproject(out: &mut Parsed, direct: &Direct) {
-    let Some(mut g) = out.graph.take() else {
-        return;
-    };
     let (mut prod, mut dev) = (Vec::new(), Vec::new());
     for (i, p) in out.packages.iter().enumerate() {
         let n = PY.normalize_name(&p.name);
@@ -590,9 +582,7 @@ pub(super) fn roots_from_pyproject(out: &mut Parsed, direct: &Direct) {
             dev.push(i);
         }
     }
-    g.roots.extend(prod.iter().chain(&dev));
-    out.graph = Some(g.finish());
-    super::mark_dev_only(out, &dev);
+    super::add_declared_roots(out, prod, dev);
 }
 
 /// The format version `v` (a string such as `"2.1"` or a number) when its major part is above
@@ -641,9 +631,9 @@ pub(super) fn uv_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> 
         &mut |p| Ok(!uv_local(p)),
         &mut out,
     );
-    let (graph, dev_roots) = uv_graph(&lock.package, &out.packages);
+    let (graph, prod, dev) = uv_graph(&lock.package, &out.packages);
     out.graph = Some(graph);
-    super::mark_dev_only(&mut out, &dev_roots);
+    super::add_declared_roots(&mut out, prod, dev);
     Ok(out)
 }
 
@@ -659,13 +649,15 @@ fn uv_local(p: &TomlPackage) -> bool {
 /// The dependency graph of a `uv.lock`: every package's `dependencies`, `optional-dependencies`
 /// (extras) and `dev-dependencies` (groups) entries, `{ name, version? }`, resolved by name (and
 /// version where uv writes one because several are locked) among `packages`, the ones read; the
-/// project's own (editable, virtual) packages give the direct dependencies, and the packages
-/// only in their dependency groups (returned) the development-only ones.
-fn uv_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> (super::Graph, Vec<usize>) {
+/// project's own (editable, virtual) packages' entries are returned as the direct dependencies,
+/// production (dependencies, extras) and development (groups), for
+/// [`super::add_declared_roots`].
+fn uv_graph(
+    tables: &[Spanned<TomlPackage>],
+    packages: &[Package],
+) -> (super::Graph, Vec<usize>, Vec<usize>) {
     let mut g = super::Graph::default();
-    // Direct dependencies for development only, and the others (a workspace member may need
-    // what another one has in a dev group).
-    let (mut dev_roots, mut prod_roots): (Vec<usize>, Vec<usize>) = Default::default();
+    let (mut prod_roots, mut dev_roots): (Vec<usize>, Vec<usize>) = Default::default();
     let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
     for (i, p) in packages.iter().enumerate() {
         by_name.entry(p.name.as_str()).or_default().push(i);
@@ -715,32 +707,31 @@ fn uv_graph(tables: &[Spanned<TomlPackage>], packages: &[Package]) -> (super::Gr
                 None => continue,
             }
         };
-        for to in entries(p).iter().filter_map(&find) {
-            g.add(from, to);
-        }
-        if from.is_none() {
-            // The project's dependency groups (`[package.dev-dependencies]`, uv's name for
-            // them) other than what its dependencies and extras also need.
-            let mut prod: Vec<usize> = Vec::new();
+        let Some(from) = from else {
+            // The project's dependencies and extras, and its dependency groups
+            // (`[package.dev-dependencies]`, uv's name for them).
             if let Some(toml::Value::Array(a)) = &p.dependencies {
-                prod.extend(a.iter().filter_map(&find));
+                prod_roots.extend(a.iter().filter_map(&find));
             }
-            for t in p.optional_dependencies.iter().filter_map(|t| t.as_table()) {
-                for list in t.values().filter_map(|l| l.as_array()) {
-                    prod.extend(list.iter().filter_map(&find));
+            for (t, into) in [
+                (&p.optional_dependencies, &mut prod_roots),
+                (&p.dev_dependencies, &mut dev_roots),
+            ] {
+                for list in t
+                    .iter()
+                    .filter_map(|t| t.as_table())
+                    .flat_map(|t| t.values())
+                {
+                    into.extend(list.as_array().into_iter().flatten().filter_map(&find));
                 }
             }
-            for t in p.dev_dependencies.iter().filter_map(|t| t.as_table()) {
-                for list in t.values().filter_map(|l| l.as_array()) {
-                    dev_roots.extend(list.iter().filter_map(&find));
-                }
-            }
-            prod_roots.extend(prod);
+            continue;
+        };
+        for to in entries(p).iter().filter_map(&find) {
+            g.add(Some(from), to);
         }
     }
-    prod_roots.sort_unstable();
-    dev_roots.retain(|i| prod_roots.binary_search(i).is_err());
-    (g.finish(), dev_roots)
+    (g, prod_roots, dev_roots)
 }
 
 pub(super) fn pdm_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
@@ -816,12 +807,11 @@ pub(super) fn pipfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
         let mut lines = super::LineCounter::new(text);
         for (name, info) in map {
             let key = format!("\"{name}\"");
-            let find = |at: usize| text.get(at..)?.find(&key).map(|i| at + i);
-            let hit = find(from).or_else(|| find(sec_at));
-            if let Some(at) = hit {
+            let hit = lines.find(&key, from).or_else(|| lines.find(&key, sec_at));
+            if let Some((_, at)) = hit {
                 from = at;
             }
-            let line = hit.map(|at| lines.line(at));
+            let line = hit.map(|x| x.0);
             let ver = match info.get("version") {
                 Some(serde_json::Value::String(v)) => v.as_str(),
                 Some(other) => {
