@@ -1,6 +1,6 @@
 //! Rust, Go, Ruby and PHP.
 
-use super::{InventoryError, Package, Parsed, err, find_line, json_err, line_at, toml_err};
+use super::{InventoryError, Package, Parsed, err, find_line, json_err, toml_err};
 use crate::Ecosystem;
 use serde::Deserialize;
 use toml::Spanned;
@@ -40,12 +40,13 @@ pub(super) fn cargo_lock(path: &str, text: &str) -> Result<Parsed, InventoryErro
     // Dependency lists, resolved once every package is known: (from, entries); `None` is the
     // workspace's own crates, whose dependencies are the project's direct ones.
     let mut deps: Vec<(Option<usize>, Vec<String>)> = Vec::new();
+    let mut lines = super::LineCounter::new(text);
     for p in lock.package {
         let Some(src) = p.source else {
             deps.push((None, p.dependencies));
             continue;
         };
-        let line = line_at(text, p.name.span().start);
+        let line = lines.line(p.name.span().start);
         if !(src.starts_with("registry+") || src.starts_with("sparse+")) {
             out.notes.push(format!(
                 "{path}:{line}: `{}` comes from `{src}`, matched as if from crates.io",

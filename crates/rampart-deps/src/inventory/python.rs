@@ -1,8 +1,6 @@
 //! Python: requirements files, lockfiles and installed metadata.
 
-use super::{
-    InventoryError, Package, Parsed, bad_version, err, find_line, json_err, line_at, toml_err,
-};
+use super::{InventoryError, Package, Parsed, bad_version, err, find_line, json_err, toml_err};
 use crate::Ecosystem;
 use serde::Deserialize;
 use toml::Spanned;
@@ -235,10 +233,14 @@ fn toml_packages(
 ) -> Result<Parsed, InventoryError> {
     let lock: PackageLock = toml::from_str(text).map_err(|e| toml_err(path, text, &e))?;
     let mut out = Parsed::default();
-    read_packages(path, text, &lock.package, &mut keep, &mut out);
-    if poetry_groups {
-        mark_poetry_dev(&lock.package, &mut out.packages);
-    }
+    read_packages(
+        path,
+        text,
+        &lock.package,
+        poetry_groups,
+        &mut keep,
+        &mut out,
+    );
     out.graph = Some(named_graph(&lock.package, &out.packages));
     if let Some((key, known)) = format {
         let found = lock.metadata.as_ref().and_then(|m| m.get(key));
@@ -252,18 +254,21 @@ fn toml_packages(
     Ok(out)
 }
 
+/// `poetry_groups`: a package whose `groups` (poetry 2) do not include `main` is development-only.
 fn read_packages(
     path: &str,
     text: &str,
     tables: &[Spanned<TomlPackage>],
+    poetry_groups: bool,
     keep: &mut impl FnMut(&TomlPackage) -> Result<bool, String>,
     out: &mut Parsed,
 ) {
+    let mut lines = super::LineCounter::new(text);
     for table in tables {
         let p = table.get_ref();
         let line = match &p.name {
-            Some(n) => line_at(text, n.span().start),
-            None => line_at(text, table.span().start),
+            Some(n) => lines.line(n.span().start),
+            None => lines.line(table.span().start),
         };
         let name = match p.name.as_ref().map(|n| n.get_ref()) {
             Some(toml::Value::String(n)) => n.clone(),
@@ -296,7 +301,8 @@ fn read_packages(
             }
         };
         let mut pkg = Package::new(PY, name, v, path, Some(line));
-        pkg.dev = p.category.as_ref().and_then(|c| c.as_str()) == Some("dev");
+        pkg.dev = p.category.as_ref().and_then(|c| c.as_str()) == Some("dev")
+            || (poetry_groups && poetry_dev_only(p));
         out.packages.push(pkg);
     }
 }
@@ -304,23 +310,16 @@ fn read_packages(
 /// Poetry 2 lists the groups that need a package (`groups = ["main", "dev"]`); one that no
 /// `main` group needs is for development only. (pdm.lock's `groups` name extras as well as
 /// development groups, so pdm packages are not marked.)
-fn mark_poetry_dev(tables: &[Spanned<TomlPackage>], packages: &mut [Package]) {
-    for t in tables {
-        let p = t.get_ref();
-        let Some(groups) = p.groups.as_ref().and_then(|g| g.as_array()) else {
-            continue;
-        };
-        let dev = !groups.is_empty()
-            && groups
-                .iter()
-                .all(|g| g.as_str().is_some_and(|s| s != "main"));
-        let version = p.version.as_ref().and_then(|v| v.as_str());
-        for pkg in packages.iter_mut() {
-            if Some(pkg.version.as_str()) == version && pkg.name == p.name() {
-                pkg.dev |= dev;
-            }
-        }
-    }
+fn poetry_dev_only(p: &TomlPackage) -> bool {
+    p.groups
+        .as_ref()
+        .and_then(|g| g.as_array())
+        .is_some_and(|groups| {
+            !groups.is_empty()
+                && groups
+                    .iter()
+                    .all(|g| g.as_str().is_some_and(|s| s != "main"))
+        })
 }
 
 /// A requirement (markers already cut off) as its name and what follows its extras:
@@ -628,6 +627,7 @@ pub(super) fn uv_lock(path: &str, text: &str) -> Result<Parsed, InventoryError> 
         path,
         text,
         &lock.package,
+        false,
         &mut |p| Ok(!uv_local(p)),
         &mut out,
     );
@@ -766,7 +766,7 @@ pub(super) fn pylock(path: &str, text: &str) -> Result<Parsed, InventoryError> {
         )),
         Some(_) => Ok(true),
     };
-    read_packages(path, text, &lock.packages, &mut keep, &mut out);
+    read_packages(path, text, &lock.packages, false, &mut keep, &mut out);
     Ok(out)
 }
 
