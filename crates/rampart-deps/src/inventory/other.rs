@@ -336,6 +336,7 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
     let mut out = Parsed::default();
     let mut found_any = false;
     let mut requires: Vec<(usize, Option<&serde_json::Value>)> = Vec::new();
+    let mut stands_in: Vec<(String, usize)> = Vec::new();
     for (key, dev) in [("packages", false), ("packages-dev", true)] {
         let Some(list) = v.get(key).and_then(|l| l.as_array()) else {
             continue;
@@ -377,6 +378,19 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
                 .collect();
             pkg.license = super::any_of(&licences).map(super::License::Spdx);
             requires.push((out.packages.len(), p.get("require")));
+            // What the package stands in for: virtual packages it provides
+            // (`psr/log-implementation`) and packages it replaces (`symfony/symfony` replaces
+            // `symfony/console`).
+            for field in ["provide", "replace"] {
+                for alias in p
+                    .get(field)
+                    .and_then(|r| r.as_object())
+                    .into_iter()
+                    .flatten()
+                {
+                    stands_in.push((alias.0.to_ascii_lowercase(), out.packages.len()));
+                }
+            }
             out.packages.push(pkg);
         }
     }
@@ -387,23 +401,35 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
             "not a composer.lock: no `packages` list",
         ));
     }
-    // The graph: each package's `require`, by name (Composer locks one version of a name;
-    // `php`, `ext-*` and virtual packages match nothing). The lock does not say what the project
-    // requires: the composer.json beside it does ([`roots_from_composer_json`]); until then, the
-    // packages nothing else needs.
+    // The graph: each package's `require`, by name (Composer locks one version of a name), else
+    // to the packages that provide or replace that name; `php`, `ext-*` and `lib-*` match
+    // nothing. The lock does not say what the project requires: the composer.json beside it
+    // does ([`roots_from_composer_json`]); until then, the packages nothing else needs.
     let by_name: std::collections::HashMap<String, usize> = (out.packages.iter().enumerate())
         .map(|(i, p)| (p.name.to_ascii_lowercase(), i))
         .collect();
+    stands_in.sort_unstable();
+    stands_in.dedup();
     let mut g = super::Graph::default();
     for (from, req) in requires {
         for name in req
             .and_then(|r| r.as_object())
             .into_iter()
             .flatten()
-            .map(|x| x.0)
+            .map(|x| x.0.to_ascii_lowercase())
         {
-            if let Some(&to) = by_name.get(&name.to_ascii_lowercase()) {
+            if let Some(&to) = by_name.get(&name) {
                 g.add(Some(from), to);
+                continue;
+            }
+            let first = stands_in.partition_point(|(alias, _)| *alias < name);
+            for (_, to) in stands_in[first..]
+                .iter()
+                .take_while(|(alias, _)| *alias == name)
+            {
+                if *to != from {
+                    g.add(Some(from), *to);
+                }
             }
         }
     }

@@ -1523,8 +1523,10 @@ fn composer_lock_graph_with_composer_json() {
         {"name": "symfony/polyfill-mbstring", "version": "v1.31.0"}
     ],
     "packages-dev": [
-        {"name": "phpunit/phpunit", "version": "11.4.0", "require": {"Sebastian/Diff": "^6.0"}},
-        {"name": "sebastian/diff", "version": "6.0.2"}
+        {"name": "phpunit/phpunit", "version": "11.4.0",
+         "require": {"Sebastian/Diff": "^6.0", "acme/part": "^1.0"}},
+        {"name": "sebastian/diff", "version": "6.0.2"},
+        {"name": "acme/all-in-one", "version": "1.2.0", "replace": {"acme/part": "self.version"}}
     ]
 }"#;
     let p = parse(Format::ComposerLock, "composer.lock", lock.as_bytes()).unwrap();
@@ -1533,7 +1535,11 @@ fn composer_lock_graph_with_composer_json() {
         edges,
         pairs(&[
             ("monolog/monolog@3.7.0", "psr/log@3.0.2"),
+            // `acme/part` is replaced by the package that bundles it.
+            ("phpunit/phpunit@11.4.0", "acme/all-in-one@1.2.0"),
             ("phpunit/phpunit@11.4.0", "sebastian/diff@6.0.2"),
+            // The virtual `psr/log-implementation` is what monolog provides.
+            ("symfony/console@v7.1.5", "monolog/monolog@3.7.0"),
             (
                 "symfony/console@v7.1.5",
                 "symfony/polyfill-mbstring@v1.31.0"
@@ -1542,11 +1548,7 @@ fn composer_lock_graph_with_composer_json() {
     );
     assert_eq!(
         roots,
-        strs(&[
-            "monolog/monolog@3.7.0",
-            "phpunit/phpunit@11.4.0",
-            "symfony/console@v7.1.5"
-        ])
+        strs(&["phpunit/phpunit@11.4.0", "symfony/console@v7.1.5"])
     );
     // composer.json: psr/log is required directly as well; the dev list was already marked.
     let manifest = br#"{"require": {"php": "^8.2", "monolog/monolog": "^3.0", "psr/log": "^3.0",
@@ -1564,5 +1566,8 @@ fn composer_lock_graph_with_composer_json() {
         .filter(|x| x.dev)
         .map(|x| x.name.as_str())
         .collect();
-    assert_eq!(dev, ["phpunit/phpunit", "sebastian/diff"]);
+    assert_eq!(
+        dev,
+        ["phpunit/phpunit", "sebastian/diff", "acme/all-in-one"]
+    );
 }
