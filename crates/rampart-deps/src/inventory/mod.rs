@@ -350,6 +350,9 @@ pub struct Parsed {
     /// yarn.lock: each `name@range` an entry answers, sorted, with the package it resolved to,
     /// for resolving the `package.json` beside it ([`parse_with_includes`]).
     pub(crate) descriptors: Vec<(String, usize)>,
+    /// Gemfile.lock: the project's own gems (PATH sources) as (name, path as written), whose
+    /// `NAME.gemspec` declares development dependencies ([`parse_with_includes`]).
+    pub(crate) local_gems: Vec<(String, String)>,
 }
 
 /// Who depends on whom among a file's [`Parsed::packages`] (indices into that list).
@@ -572,6 +575,9 @@ pub fn parse_with_includes(
     let mut out = parse(format, path, data)?;
     // Yarn, Composer, poetry and pdm locks do not say what the project itself requires (nor,
     // but for poetry, what is for development); the manifest beside them does.
+    if format == Format::GemfileLock {
+        ruby_manifests(&mut out, path, read);
+    }
     if let Some((name, apply)) = manifest_beside(format) {
         let target = join(path, name);
         if let Some(bytes) = read(&target) {
@@ -615,6 +621,39 @@ pub fn parse_with_includes(
         }
     }
     Ok(out)
+}
+
+/// The Gemfile beside a Gemfile.lock (groups) and the gemspecs of the project's own gems
+/// (`add_development_dependency`): what only development needs is marked so.
+fn ruby_manifests(out: &mut Parsed, path: &str, read: &dyn Fn(&str) -> Option<Vec<u8>>) {
+    let mut gems = Vec::new();
+    let mut text_of = |target: String| match read(&target).map(String::from_utf8) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => {
+            out.notes.push(format!(
+                "{target}: not valid UTF-8, so development dependencies are not marked from it"
+            ));
+            None
+        }
+        None => None,
+    };
+    if let Some(t) = text_of(join(path, "Gemfile")) {
+        gems = other::gemfile_groups(&t);
+    }
+    let local = std::mem::take(&mut out.local_gems);
+    for (name, dir) in &local {
+        let dir = dir.trim_end_matches('/');
+        if let Some(t) = text_of(join(path, &format!("{dir}/{name}.gemspec"))) {
+            gems.extend(
+                other::gemspec_development(&t)
+                    .into_iter()
+                    .map(|g| (g, vec!["development".to_string()])),
+            );
+        }
+    }
+    if !gems.is_empty() {
+        other::roots_from_gemfile(out, &gems);
+    }
 }
 
 fn normalise_path(p: &str) -> String {

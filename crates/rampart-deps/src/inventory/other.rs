@@ -239,6 +239,8 @@ pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
     let mut needs: Vec<(Option<usize>, String)> = Vec::new();
     // The package the spec being read became; `Some(None)` for a PATH gem.
     let mut current: Option<Option<usize>> = None;
+    // The section's `remote:` (for PATH, the gem's folder relative to the lock).
+    let mut remote = String::from(".");
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
         let lineno = i as u32 + 1;
@@ -250,6 +252,7 @@ pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
             saw_section = true;
             in_specs = false;
             current = None;
+            remote = ".".into();
             continue;
         }
         let indent = line.len() - line.trim_start().len();
@@ -272,6 +275,10 @@ pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
         }
         if t == "specs:" {
             in_specs = true;
+            continue;
+        }
+        if let (false, Some(r)) = (in_specs, t.strip_prefix("remote: ")) {
+            remote = r.trim().to_string();
             continue;
         }
         if !in_specs {
@@ -299,6 +306,7 @@ pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
             out.notes.push(format!(
                 "{path}:{lineno}: `{name}` is a local path gem; not checked"
             ));
+            out.local_gems.push((name.to_string(), remote.clone()));
             current = Some(None);
             continue;
         }
@@ -454,5 +462,227 @@ pub(super) fn roots_from_composer_json(out: &mut Parsed, manifest: &serde_json::
         .collect()
     };
     let (prod, dev) = (names("require"), names("require-dev"));
+    super::add_declared_roots(out, prod, dev);
+}
+
+/// Groups whose gems a production install leaves out (`BUNDLE_WITHOUT=development:test`); a gem
+/// in any other group, `default` included, counts as production.
+const GEM_DEV_GROUPS: [&str; 2] = ["development", "test"];
+
+/// The gems a Gemfile declares, each with the groups of all its declarations (`default` for
+/// none): `gem` lines, their `group:`/`groups:` options and the `group … do … end` blocks around
+/// them. Ruby is not run: a gem declared by code (a loop, `eval_gemfile`, a helper method) is not
+/// seen, and conditionals count as if every branch ran.
+pub(super) fn gemfile_groups(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut gems: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    // The groups each open block adds (none for `if`, `platforms … do` and the like).
+    let mut blocks: Vec<Vec<String>> = Vec::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        let line = strip_ruby_comment(raw).trim();
+        if line.is_empty() {
+            continue;
+        }
+        // A `gem` call continued on the next line after a comma.
+        if !pending.is_empty() || (is_call(line, "gem") && line.ends_with(',')) {
+            pending.push_str(line);
+            pending.push(' ');
+            if line.ends_with(',') || line.ends_with('\\') {
+                continue;
+            }
+        }
+        let stmt = if pending.is_empty() {
+            line.to_string()
+        } else {
+            std::mem::take(&mut pending)
+        };
+        let stmt = stmt.trim();
+        let word = stmt
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("");
+        if word == "end" {
+            blocks.pop();
+            continue;
+        }
+        if is_call(stmt, "gem") {
+            let rest = &stmt[3..];
+            let Some(name) = ruby_strings(rest).into_iter().next() else {
+                continue;
+            };
+            let mut groups: Vec<String> = blocks.iter().flatten().cloned().collect();
+            for key in [
+                "groups:",
+                "group:",
+                ":groups =>",
+                ":group =>",
+                ":groups=>",
+                ":group=>",
+            ] {
+                if let Some(at) = rest.find(key) {
+                    groups.extend(ruby_symbols_and_strings(option_value(
+                        &rest[at + key.len()..],
+                    )));
+                }
+            }
+            if groups.is_empty() {
+                groups.push("default".into());
+            }
+            let entry = gems.entry(name).or_default();
+            entry.extend(groups);
+            entry.sort();
+            entry.dedup();
+            if ends_block(stmt) {
+                blocks.push(Vec::new());
+            }
+            continue;
+        }
+        if is_call(stmt, "group") && ends_block(stmt) {
+            let args = stmt[5..].rsplit_once("do").map_or("", |x| x.0);
+            // Options (`optional: true`) are not groups.
+            let args = args.split('{').next().unwrap_or(args);
+            let names = (args
+                .split(',')
+                .filter(|a| !a.contains(':') || a.trim().starts_with(':')))
+            .flat_map(ruby_symbols_and_strings)
+            .collect();
+            blocks.push(names);
+            continue;
+        }
+        let opens = ends_block(stmt)
+            || (matches!(
+                word,
+                "if" | "unless"
+                    | "case"
+                    | "while"
+                    | "until"
+                    | "begin"
+                    | "def"
+                    | "class"
+                    | "module"
+                    | "for"
+            ) && !stmt.ends_with(" end")
+                && !stmt.ends_with(";end"));
+        if opens {
+            blocks.push(Vec::new());
+        }
+    }
+    gems.into_iter().collect()
+}
+
+/// Whether `stmt` calls `name` (`gem "x"`, `gem("x")`, `group :test do`).
+fn is_call(stmt: &str, name: &str) -> bool {
+    stmt.strip_prefix(name)
+        .is_some_and(|r| r.starts_with([' ', '(', '\t']))
+}
+
+/// Whether `stmt` opens a `do … end` block (`do` or `do |x|` at its end).
+fn ends_block(stmt: &str) -> bool {
+    let s = stmt.trim_end();
+    let s = match s.strip_suffix('|') {
+        Some(inner) => inner.rsplit_once('|').map_or(s, |x| x.0).trim_end(),
+        None => s,
+    };
+    s == "do" || s.ends_with(" do") || s.ends_with(")do")
+}
+
+/// `line` without a `#` comment (a `#` inside a string literal is kept).
+fn strip_ruby_comment(line: &str) -> &str {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (Some(_), '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (Some(q), c) if c == q && !escaped => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => return &line[..i],
+            _ => {}
+        }
+        escaped = false;
+    }
+    line
+}
+
+/// The string literals of `s`, in order (`"a"`, `'b'`).
+fn ruby_strings(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find(['"', '\'']) {
+        let q = rest[start..].chars().next().unwrap_or('"');
+        let body = &rest[start + 1..];
+        let Some(end) = body.find(q) else { break };
+        out.push(body[..end].to_string());
+        rest = &body[end + 1..];
+    }
+    out
+}
+
+/// The value of an option: up to the next top-level `,` (an array counts as one value).
+fn option_value(s: &str) -> &str {
+    let s = s.trim_start();
+    if s.starts_with('[') || s.starts_with("%i[") || s.starts_with("%w[") {
+        return s.find(']').map_or(s, |e| &s[..=e]);
+    }
+    s.split(',').next().unwrap_or(s)
+}
+
+/// Symbols (`:test`), strings (`"test"`) and `%i[…]` / `%w[…]` words in `s`, as names.
+fn ruby_symbols_and_strings(s: &str) -> Vec<String> {
+    let mut out = ruby_strings(s);
+    for open in ["%i[", "%w["] {
+        if let Some(at) = s.find(open) {
+            let words = &s[at + 3..];
+            let words = words.split(']').next().unwrap_or(words);
+            out.extend(words.split_whitespace().map(str::to_string));
+        }
+    }
+    for part in s.split([',', '[', ']', ' ', '(', ')']) {
+        if let Some(sym) = part.trim().strip_prefix(':') {
+            let sym: String = sym
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !sym.is_empty() {
+                out.push(sym);
+            }
+        }
+    }
+    out
+}
+
+/// The gems a gemspec declares with `add_development_dependency` (Ruby is not run: the first
+/// string argument of each such call).
+pub(super) fn gemspec_development(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for raw in text.lines() {
+        let line = strip_ruby_comment(raw);
+        if let Some(at) = line.find(".add_development_dependency") {
+            let rest = &line[at + ".add_development_dependency".len()..];
+            if rest.starts_with([' ', '(', '\t']) {
+                out.extend(ruby_strings(rest).into_iter().next());
+            }
+        }
+    }
+    out
+}
+
+/// Apply a Gemfile to its lock's graph: gems only in development/test groups are development
+/// roots, and what only they lead to is marked development-only (the lock's DEPENDENCIES already
+/// gave the roots).
+pub(super) fn roots_from_gemfile(out: &mut Parsed, gems: &[(String, Vec<String>)]) {
+    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (i, p) in out.packages.iter().enumerate() {
+        by_name.entry(p.name.as_str()).or_default().push(i);
+    }
+    let (mut prod, mut dev) = (Vec::new(), Vec::new());
+    for (name, groups) in gems {
+        let only_dev = groups.iter().all(|g| GEM_DEV_GROUPS.contains(&g.as_str()));
+        for &i in by_name.get(name.as_str()).into_iter().flatten() {
+            if only_dev { dev.push(i) } else { prod.push(i) }
+        }
+    }
     super::add_declared_roots(out, prod, dev);
 }

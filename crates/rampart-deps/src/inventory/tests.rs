@@ -1475,6 +1475,97 @@ fn declared_licences() {
 }
 
 #[test]
+fn gemfile_groups_as_bundler_reads_them() {
+    // Bundler::Dsl gives these groups for this Gemfile (checked with Ruby 3.1 / Bundler 2.3,
+    // `bench/deps/graphs/README.md`), except `mysql2`: Bundler runs the `if` and sees only
+    // `sqlite3`; Rampart does not run Ruby and counts both branches. A group option joins the
+    // enclosing block's groups; `platforms`, `if` and `source` blocks add none; a `#` inside a
+    // string is not a comment.
+    let gemfile = r##"source "https://rubygems.org" # the index
+gemspec
+gem "rails", "~> 7.1" # production
+gem "pg", platforms: :ruby
+group :development, :test do
+  gem "rspec-rails", "~> 6.0"
+  gem "factory_bot", group: :tools
+  platforms :mri do
+    gem "byebug"
+  end
+end
+group :production do
+  gem "lograge"
+end
+gem "rubocop", require: false,
+    group: [:development, :lint]
+gem "webmock", :group => :test
+gem "simplecov", groups: %i[test]
+if ENV["DB"] == "mysql"
+  gem "mysql2"
+else
+  gem "sqlite3", group: "test"
+end
+source "https://gems.example.com" do
+  gem "private-gem"
+end
+gem "dotenv", "#{1 + 1}.0", group: :development
+"##;
+    let got = other::gemfile_groups(gemfile);
+    let want: Vec<(String, Vec<String>)> = [
+        ("byebug", &["development", "test"][..]),
+        ("dotenv", &["development"]),
+        ("factory_bot", &["development", "test", "tools"]),
+        ("lograge", &["production"]),
+        ("mysql2", &["default"]),
+        ("pg", &["default"]),
+        ("private-gem", &["default"]),
+        ("rails", &["default"]),
+        ("rspec-rails", &["development", "test"]),
+        ("rubocop", &["development", "lint"]),
+        ("simplecov", &["test"]),
+        ("sqlite3", &["test"]),
+        ("webmock", &["test"]),
+    ]
+    .iter()
+    .map(|(n, g)| (n.to_string(), g.iter().map(|x| x.to_string()).collect()))
+    .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn gemfile_and_gemspec_mark_development_gems() {
+    let lock = "PATH\n  remote: .\n  specs:\n    mygem (0.1.0)\n      rack (>= 2)\n\nGEM\n  remote: https://rubygems.org/\n  specs:\n    diff-lcs (1.5.1)\n    rack (3.1.8)\n    rake (13.2.1)\n    rspec (3.13.0)\n      rspec-core (~> 3.13.0)\n    rspec-core (3.13.2)\n    rubocop (1.66.0)\n      rack (>= 2)\n\nPLATFORMS\n  ruby\n\nDEPENDENCIES\n  mygem!\n  rake\n  rspec\n  rubocop\n  diff-lcs\n";
+    let gemfile = b"source 'https://rubygems.org'\ngemspec\ngem 'rake'\ngroup :development do\n  gem 'rubocop'\nend\n";
+    let gemspec = b"Gem::Specification.new do |spec|\n  spec.name = 'mygem'\n  spec.add_dependency 'rack', '>= 2'\n  spec.add_development_dependency \"rspec\", \"~> 3.13\"\n  spec.add_development_dependency('diff-lcs') # for specs\nend\n";
+    let read = |f: &str| match f {
+        "app/Gemfile" => Some(gemfile.to_vec()),
+        "app/mygem.gemspec" => Some(gemspec.to_vec()),
+        _ => None,
+    };
+    let p = parse_with_includes(
+        Format::GemfileLock,
+        "app/Gemfile.lock",
+        lock.as_bytes(),
+        &read,
+    )
+    .unwrap();
+    let dev: Vec<&str> = (p.packages.iter())
+        .filter(|x| x.dev)
+        .map(|x| x.name.as_str())
+        .collect();
+    // rack is needed by the gem itself (and by the dev-only rubocop): production.
+    assert_eq!(dev, ["diff-lcs", "rspec", "rspec-core", "rubocop"]);
+    // Without the Gemfile and gemspec nothing is marked.
+    let p = parse_with_includes(
+        Format::GemfileLock,
+        "app/Gemfile.lock",
+        lock.as_bytes(),
+        &|_| None,
+    )
+    .unwrap();
+    assert!(p.packages.iter().all(|x| !x.dev));
+}
+
+#[test]
 fn gemfile_lock_graph() {
     // GIT, PATH (the project's own gemspec) and GEM sections, a gem built for two platforms.
     // Bundler's LockfileParser gives the same edges, the PATH gem being the project here.
