@@ -637,7 +637,13 @@ fn ruby_manifests(out: &mut Parsed, path: &str, read: &dyn Fn(&str) -> Option<Ve
         }
         None => None,
     };
-    if let Some(t) = text_of(join(path, "Gemfile")) {
+    // Bundler pairs `gems.locked` with `gems.rb`, `Gemfile.lock` with `Gemfile`.
+    let gemfile = if path.ends_with("gems.locked") {
+        "gems.rb"
+    } else {
+        "Gemfile"
+    };
+    if let Some(t) = text_of(join(path, gemfile)) {
         gems = other::gemfile_groups(&t);
     }
     let local = std::mem::take(&mut out.local_gems);

@@ -1554,6 +1554,23 @@ fn gemfile_and_gemspec_mark_development_gems() {
         .collect();
     // rack is needed by the gem itself (and by the dev-only rubocop): production.
     assert_eq!(dev, ["diff-lcs", "rspec", "rspec-core", "rubocop"]);
+    // `gems.locked` goes with `gems.rb`.
+    let read_rb = |f: &str| match f {
+        "app/gems.rb" => Some(gemfile.to_vec()),
+        _ => None,
+    };
+    let p = parse_with_includes(
+        Format::GemfileLock,
+        "app/gems.locked",
+        lock.as_bytes(),
+        &read_rb,
+    )
+    .unwrap();
+    let dev: Vec<&str> = (p.packages.iter())
+        .filter(|x| x.dev)
+        .map(|x| x.name.as_str())
+        .collect();
+    assert_eq!(dev, ["rubocop"]);
     // Without the Gemfile and gemspec nothing is marked.
     let p = parse_with_includes(
         Format::GemfileLock,
