@@ -419,6 +419,16 @@ pub(crate) fn any_of(list: &[String]) -> Option<String> {
     }
 }
 
+/// Each package name of `packages` with the indices of the packages of that name (several for
+/// several versions or platforms).
+pub(crate) fn indices_by_name(packages: &[Package]) -> std::collections::HashMap<&str, Vec<usize>> {
+    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    for (i, p) in packages.iter().enumerate() {
+        by_name.entry(p.name.as_str()).or_default().push(i);
+    }
+    by_name
+}
+
 /// Add the direct dependencies a manifest beside the lock declares to the roots of `out`'s
 /// graph — `prod`, and `dev` for development (those also in `prod` are production ones) — and
 /// mark what only the development ones lead to as development-only.

@@ -72,10 +72,7 @@ pub(super) fn cargo_lock(path: &str, text: &str) -> Result<Parsed, InventoryErro
     }
     // An entry is `name`, `name version` or `name version (source)`; the name alone is enough
     // when the lockfile has one version of it.
-    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
-    for (i, p) in out.packages.iter().enumerate() {
-        by_name.entry(p.name.as_str()).or_default().push(i);
-    }
+    let by_name = super::indices_by_name(&out.packages);
     let find = |entry: &str| -> Option<usize> {
         let mut it = entry.split_whitespace();
         let name = it.next()?;
@@ -324,10 +321,7 @@ pub(super) fn gemfile_lock(path: &str, text: &str) -> Result<Parsed, InventoryEr
     }
     super::notes_or_error(path, &mut out, problems)?;
     // By name: Bundler locks one version of a gem (one spec per platform it was built for).
-    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
-    for (i, p) in out.packages.iter().enumerate() {
-        by_name.entry(p.name.as_str()).or_default().push(i);
-    }
+    let by_name = super::indices_by_name(&out.packages);
     let mut g = super::Graph::default();
     for (from, name) in &needs {
         for &to in by_name.get(name.as_str()).into_iter().flatten() {
@@ -413,9 +407,7 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
     // to the packages that provide or replace that name; `php`, `ext-*` and `lib-*` match
     // nothing. The lock does not say what the project requires: the composer.json beside it
     // does ([`roots_from_composer_json`]); until then, the packages nothing else needs.
-    let by_name: std::collections::HashMap<String, usize> = (out.packages.iter().enumerate())
-        .map(|(i, p)| (p.name.to_ascii_lowercase(), i))
-        .collect();
+    let by_name = composer_names(&out.packages);
     stands_in.sort_unstable();
     stands_in.dedup();
     let mut g = super::Graph::default();
@@ -446,12 +438,18 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
     Ok(out)
 }
 
+/// Composer package names, lowercased (Composer compares them case-insensitively), to their
+/// index (Composer locks one version of a name).
+fn composer_names(packages: &[Package]) -> std::collections::HashMap<String, usize> {
+    (packages.iter().enumerate())
+        .map(|(i, p)| (p.name.to_ascii_lowercase(), i))
+        .collect()
+}
+
 /// Add what a `composer.json` requires (`require`, `require-dev`) to the roots of its lock's
 /// graph, and mark what only `require-dev` leads to as development-only.
 pub(super) fn roots_from_composer_json(out: &mut Parsed, manifest: &serde_json::Value) {
-    let by_name: std::collections::HashMap<String, usize> = (out.packages.iter().enumerate())
-        .map(|(i, p)| (p.name.to_ascii_lowercase(), i))
-        .collect();
+    let by_name = composer_names(&out.packages);
     let names = |key: &str| -> Vec<usize> {
         (manifest
             .get(key)
@@ -673,10 +671,7 @@ pub(super) fn gemspec_development(text: &str) -> Vec<String> {
 /// roots, and what only they lead to is marked development-only (the lock's DEPENDENCIES already
 /// gave the roots).
 pub(super) fn roots_from_gemfile(out: &mut Parsed, gems: &[(String, Vec<String>)]) {
-    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
-    for (i, p) in out.packages.iter().enumerate() {
-        by_name.entry(p.name.as_str()).or_default().push(i);
-    }
+    let by_name = super::indices_by_name(&out.packages);
     let (mut prod, mut dev) = (Vec::new(), Vec::new());
     for (name, groups) in gems {
         let only_dev = groups.iter().all(|g| GEM_DEV_GROUPS.contains(&g.as_str()));

@@ -658,10 +658,7 @@ fn uv_graph(
 ) -> (super::Graph, Vec<usize>, Vec<usize>) {
     let mut g = super::Graph::default();
     let (mut prod_roots, mut dev_roots): (Vec<usize>, Vec<usize>) = Default::default();
-    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
-    for (i, p) in packages.iter().enumerate() {
-        by_name.entry(p.name.as_str()).or_default().push(i);
-    }
+    let by_name = super::indices_by_name(packages);
     let find = |e: &toml::Value| -> Option<usize> {
         let hits = by_name.get(e.get("name")?.as_str()?)?;
         match e.get("version").and_then(|v| v.as_str()) {

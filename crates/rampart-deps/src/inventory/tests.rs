@@ -528,6 +528,14 @@ fn graph_of(p: &Parsed) -> (Vec<String>, Vec<(String, String)>) {
     (roots, edges)
 }
 
+/// Names of `p`'s development-only packages, in file order.
+fn dev_names(p: &Parsed) -> Vec<&str> {
+    (p.packages.iter())
+        .filter(|x| x.dev)
+        .map(|x| x.name.as_str())
+        .collect()
+}
+
 fn strs(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -1015,10 +1023,7 @@ groups = ["main"]
 lock-version = "2.1"
 "#;
     let p = parse(Format::PoetryLock, "poetry.lock", poetry.as_bytes()).unwrap();
-    let dev: Vec<&str> = (p.packages.iter())
-        .filter(|x| x.dev)
-        .map(|x| x.name.as_str())
-        .collect();
+    let dev = dev_names(&p);
     assert_eq!(dev, ["black", "tomli"]);
     let (roots, edges) = graph_of(&p);
     assert_eq!(
@@ -1123,10 +1128,7 @@ dev = ["pytest>=8", {include-group = "lint"}]
     let p = parse(Format::PdmLock, "pdm.lock", pdm.as_bytes()).unwrap();
     assert!(p.packages.iter().all(|x| !x.dev));
     let p = parse_with_includes(Format::PdmLock, "pdm.lock", pdm.as_bytes(), &read).unwrap();
-    let dev: Vec<&str> = (p.packages.iter())
-        .filter(|x| x.dev)
-        .map(|x| x.name.as_str())
-        .collect();
+    let dev = dev_names(&p);
     assert_eq!(dev, ["pytest"]);
     let (roots, edges) = graph_of(&p);
     assert_eq!(
@@ -1548,10 +1550,7 @@ fn gemfile_and_gemspec_mark_development_gems() {
         &read,
     )
     .unwrap();
-    let dev: Vec<&str> = (p.packages.iter())
-        .filter(|x| x.dev)
-        .map(|x| x.name.as_str())
-        .collect();
+    let dev = dev_names(&p);
     // rack is needed by the gem itself (and by the dev-only rubocop): production.
     assert_eq!(dev, ["diff-lcs", "rspec", "rspec-core", "rubocop"]);
     // `gems.locked` goes with `gems.rb`.
@@ -1566,10 +1565,7 @@ fn gemfile_and_gemspec_mark_development_gems() {
         &read_rb,
     )
     .unwrap();
-    let dev: Vec<&str> = (p.packages.iter())
-        .filter(|x| x.dev)
-        .map(|x| x.name.as_str())
-        .collect();
+    let dev = dev_names(&p);
     assert_eq!(dev, ["rubocop"]);
     // Without the Gemfile and gemspec nothing is marked.
     let p = parse_with_includes(
@@ -1670,10 +1666,7 @@ fn composer_lock_graph_with_composer_json() {
     )
     .unwrap();
     assert_eq!(graph_of(&p).0.len(), 4);
-    let dev: Vec<&str> = (p.packages.iter())
-        .filter(|x| x.dev)
-        .map(|x| x.name.as_str())
-        .collect();
+    let dev = dev_names(&p);
     assert_eq!(
         dev,
         ["phpunit/phpunit", "sebastian/diff", "acme/all-in-one"]
