@@ -362,12 +362,7 @@ pub fn plan(db: &Database, manifests: &[Manifest]) -> Result<Plan, DbError> {
 /// Breadth-first from the direct dependencies: each reachable package's parent on a shortest
 /// chain (`usize::MAX` for a direct dependency, `None` when unreachable).
 fn shortest_parents(g: &crate::inventory::Graph, n: usize) -> Vec<Option<usize>> {
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &(a, b) in &g.edges {
-        if a < n && b < n {
-            children[a].push(b);
-        }
-    }
+    let children = g.children(n);
     let mut parent: Vec<Option<usize>> = vec![None; n];
     let mut queue = std::collections::VecDeque::new();
     for &r in &g.roots {

@@ -389,6 +389,18 @@ impl Graph {
     }
 
     /// The graph with roots and edges sorted and each listed once.
+    /// Each package's (of `n`) direct dependencies; edges naming a package beyond `n` are left
+    /// out.
+    pub(crate) fn children(&self, n: usize) -> Vec<Vec<usize>> {
+        let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for &(a, b) in &self.edges {
+            if a < n && b < n {
+                next[a].push(b);
+            }
+        }
+        next
+    }
+
     pub(crate) fn finish(mut self) -> Graph {
         self.roots.sort_unstable();
         self.roots.dedup();
@@ -471,12 +483,7 @@ pub(crate) fn mark_dev_only(out: &mut Parsed, dev_roots: &[usize]) {
         return;
     }
     let n = out.packages.len();
-    let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &(a, b) in &g.edges {
-        if a < n && b < n {
-            next[a].push(b);
-        }
-    }
+    let next = g.children(n);
     let reach = |starts: &mut dyn Iterator<Item = usize>| {
         let mut seen = vec![false; n];
         let mut stack: Vec<usize> = starts.filter(|&i| i < n).collect();
@@ -583,11 +590,13 @@ pub fn parse_with_includes(
     read: &dyn Fn(&str) -> Option<Vec<u8>>,
 ) -> Result<Parsed, InventoryError> {
     let mut out = parse(format, path, data)?;
-    // Yarn, Composer, poetry and pdm locks do not say what the project itself requires (nor,
-    // but for poetry, what is for development); the manifest beside them does.
+    // Gemfile.lock records no groups: the Gemfile and the project's gemspec say what is for
+    // development.
     if format == Format::GemfileLock {
         ruby_manifests(&mut out, path, read);
     }
+    // Yarn, Composer, poetry and pdm locks do not say what the project itself requires (nor,
+    // but for poetry, what is for development); the manifest beside them does.
     if let Some((name, apply)) = manifest_beside(format) {
         let target = join(path, name);
         if let Some(bytes) = read(&target) {
@@ -717,7 +726,6 @@ pub(crate) fn line_at(text: &str, off: usize) -> u32 {
         .count() as u32
 }
 
-/// Line of the first occurrence of `needle` at or after `from`, with the offset found.
 /// Line numbers of offsets met mostly in increasing order: each counts the newlines since the
 /// last one (from the start again when an offset is behind it), so a pass over a file is linear.
 pub(crate) struct LineCounter<'t> {
@@ -758,6 +766,7 @@ impl<'t> LineCounter<'t> {
     }
 }
 
+/// Line of the first occurrence of `needle` at or after `from`, with the offset found.
 pub(crate) fn find_line(text: &str, needle: &str, from: usize) -> Option<(u32, usize)> {
     let from = from.min(text.len());
     text.get(from..)?
