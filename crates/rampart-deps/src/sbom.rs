@@ -42,9 +42,13 @@ fn uuid_v4() -> String {
 /// `hashes`.
 pub fn cyclonedx(subject: &str, manifests: &[Manifest]) -> Value {
     let mut comps: BTreeMap<String, (Value, Vec<String>, bool)> = BTreeMap::new();
-    for m in manifests {
-        for p in &m.packages {
-            let purl = p.purl();
+    // Each package's purl, per manifest, once: the components and the graph both key on it.
+    let purls: Vec<Vec<String>> = manifests
+        .iter()
+        .map(|m| m.packages.iter().map(|p| p.purl()).collect())
+        .collect();
+    for (m, purls) in manifests.iter().zip(&purls) {
+        for (p, purl) in m.packages.iter().zip(purls) {
             let where_ = m.package_location(p).display();
             let entry = comps.entry(purl.clone()).or_insert_with(|| {
                 let (group, name) = match (p.ecosystem, p.name.rsplit_once('/')) {
@@ -88,12 +92,10 @@ pub fn cyclonedx(subject: &str, manifests: &[Manifest]) -> Value {
     // direct dependencies. Files without a graph add nothing (CycloneDX: unknown).
     let mut depends: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     let mut direct: std::collections::BTreeSet<String> = Default::default();
-    for m in manifests {
+    for (m, purls) in manifests.iter().zip(&purls) {
         let Some(g) = &m.graph else { continue };
-        // Each package's purl once, not once per edge it is on.
-        let purls: Vec<String> = m.packages.iter().map(|p| p.purl()).collect();
         let purl = |i: usize| purls.get(i).cloned();
-        for p in &purls {
+        for p in purls {
             depends.entry(p.clone()).or_default();
         }
         for &(from, to) in &g.edges {
