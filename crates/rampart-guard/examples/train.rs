@@ -26,6 +26,13 @@
 //! a smaller grid) by out-of-fold recall at 1% FPR, take the threshold at 1% FPR on those
 //! scores, and train the shipped model on the whole pool with that setting — the usual "choose
 //! by cross-validation, refit on everything but test". The test splits are still never read.
+//! With `--refit`, two more options (stop 22, `bench/guardrails/PREREG-stop22.md`):
+//! `--cap-source N`: in the false-positive rate that sets the threshold and picks the setting,
+//! each benign source counts as at most N rows (row weight min(1, N / its benign rows)), so
+//! one large source (chatterbot's small talk, two-thirds of the benign pool) does not decide
+//! what "1% FPR" means; `--avg-folds`: ship the mean of the k fold models of the chosen
+//! setting (the models whose out-of-fold scores set the threshold) instead of refitting on the
+//! whole pool, whose scores are on another scale than the threshold was read on.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -49,6 +56,8 @@ struct Opts {
     sqrt_source_weight: bool,
     dump_val: Option<PathBuf>,
     refit: Option<usize>,
+    cap_source: Option<f32>,
+    avg_folds: bool,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -66,6 +75,8 @@ fn parse_args() -> Result<Opts, String> {
         sqrt_source_weight: false,
         dump_val: None,
         refit: None,
+        cap_source: None,
+        avg_folds: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -104,11 +115,21 @@ fn parse_args() -> Result<Opts, String> {
                 }
                 o.refit = Some(k);
             }
+            "--cap-source" => {
+                let n: f32 = val("--cap-source")?
+                    .parse()
+                    .map_err(|e| format!("--cap-source: {e}"))?;
+                if n.is_nan() || n < 1.0 {
+                    return Err("--cap-source needs a number of rows >= 1".into());
+                }
+                o.cap_source = Some(n);
+            }
+            "--avg-folds" => o.avg_folds = true,
             "-h" | "--help" => {
                 return Err(
                     "usage: train [--data DIR] [--out FILE] [--bits N] [--epochs N] \
                             [--l2 X] [--lr X] [--seed N] [--grid] [--sqrt-source-weight] \
-                            [--refit K]"
+                            [--refit K [--cap-source N] [--avg-folds]]"
                         .into(),
                 );
             }
@@ -136,6 +157,8 @@ impl Rng {
 }
 
 type Sparse = Vec<(u32, f32)>;
+/// A linear model's weights and bias.
+type Linear = (Vec<f32>, f32);
 /// Features, labels and row weights, indexed alike.
 type Data<'a> = (&'a [Sparse], &'a [u8], &'a [f32]);
 
@@ -157,9 +180,8 @@ struct Hyper {
     verbose: bool,
 }
 
-/// Train; returns (weights, bias).
 /// Train on the rows of `xs`/`ys`/`rw` listed in `rows` (all of them, or one fold's complement).
-fn train(dims: usize, (xs, ys, rw): Data<'_>, rows: &[usize], h: &Hyper) -> (Vec<f32>, f32) {
+fn train(dims: usize, (xs, ys, rw): Data<'_>, rows: &[usize], h: &Hyper) -> Linear {
     let n = rows.len();
     let n_pos = rows.iter().filter(|&&i| ys[i] == 1).count().max(1) as f32;
     let n_neg = (n as f32 - n_pos).max(1.0);
@@ -230,6 +252,11 @@ struct Pool<'a> {
     rw: Vec<f32>,
     fold: Vec<usize>,
     k: usize,
+    /// Each benign row's weight in the false-positive rate that sets the threshold and picks
+    /// the setting: 1, or with `--cap-source N` min(1, N / benign rows of its source), so no
+    /// source counts as more than N rows (chatterbot's small talk is two-thirds of the benign
+    /// pool otherwise). Malicious rows: 1 (unused).
+    fpr_w: Vec<f32>,
 }
 
 impl<'a> Pool<'a> {
@@ -239,6 +266,7 @@ impl<'a> Pool<'a> {
         (train_rows, train): (&'a [common::Row], Data<'_>),
         val_rows: &'a [common::Row],
         seed: u64,
+        cap_source: Option<f32>,
     ) -> Pool<'a> {
         let texts = train_rows
             .iter()
@@ -260,6 +288,18 @@ impl<'a> Pool<'a> {
                 fold[i] = j % k;
             }
         }
+        let mut benign: std::collections::HashMap<&str, usize> = Default::default();
+        for r in train_rows.iter().chain(val_rows).filter(|r| r.label == 0) {
+            *benign.entry(r.source.as_str()).or_default() += 1;
+        }
+        let fpr_w = train_rows
+            .iter()
+            .chain(val_rows)
+            .map(|r| match cap_source {
+                Some(cap) if r.label == 0 => (cap / benign[r.source.as_str()] as f32).min(1.0),
+                _ => 1.0,
+            })
+            .collect();
         Pool {
             texts,
             xs,
@@ -267,6 +307,7 @@ impl<'a> Pool<'a> {
             rw,
             fold,
             k,
+            fpr_w,
         }
     }
 
@@ -274,17 +315,26 @@ impl<'a> Pool<'a> {
         (&self.xs, &self.ys, &self.rw)
     }
 
-    /// Out-of-fold scores: every row scored by the model trained on the other folds.
-    fn oof(&self, cfg: FeatureConfig, h: &Hyper) -> Result<Vec<f32>, String> {
+    /// Out-of-fold scores: every row scored by the model trained on the other folds; and the
+    /// mean of those k models' weights and biases (for `--avg-folds`).
+    fn oof(&self, cfg: FeatureConfig, h: &Hyper) -> Result<(Vec<f32>, Linear), String> {
         let mut oof = vec![0f32; self.ys.len()];
+        let (mut w_sum, mut b_sum) = (vec![0f32; cfg.dims()], 0f32);
         for f in 0..self.k {
             let tr: Vec<usize> = (0..self.ys.len()).filter(|&i| self.fold[i] != f).collect();
-            let model = trained(cfg, self.data(), &tr, h)?;
+            let (w, b) = train(cfg.dims(), self.data(), &tr, h);
+            for (s, x) in w_sum.iter_mut().zip(&w) {
+                *s += x;
+            }
+            b_sum += b;
+            let model = Classifier::from_parts(cfg, w, b, 0.5).map_err(|e| e.to_string())?;
             for i in (0..self.ys.len()).filter(|&i| self.fold[i] == f) {
                 oof[i] = model.score(self.texts[i]);
             }
         }
-        Ok(oof)
+        let k = self.k as f32;
+        w_sum.iter_mut().for_each(|x| *x /= k);
+        Ok((oof, (w_sum, b_sum / k)))
     }
 }
 
@@ -363,14 +413,24 @@ fn run() -> Result<(), String> {
     };
 
     let all: Vec<usize> = (0..xs.len()).collect();
-    let pool = o
-        .refit
-        .map(|k| Pool::new(&cfg, k, (&train_rows, (&xs, &ys, &rw)), &val_rows, o.seed));
+    let pool = o.refit.map(|k| {
+        Pool::new(
+            &cfg,
+            k,
+            (&train_rows, (&xs, &ys, &rw)),
+            &val_rows,
+            o.seed,
+            o.cap_source,
+        )
+    });
+    if pool.is_none() && (o.cap_source.is_some() || o.avg_folds) {
+        return Err("--cap-source and --avg-folds need --refit".into());
+    }
     let what = match &pool {
         Some(p) => format!("{}-fold out-of-fold (train + validation)", p.k),
         None => "validation".to_string(),
     };
-    let mut best: Option<(f64, f64, f32, Hyper)> = None;
+    let mut best: Option<(f64, f64, f32, Hyper, Option<Linear>)> = None;
     for (epochs, l2, lr) in grid {
         let hyper = Hyper {
             epochs,
@@ -379,39 +439,63 @@ fn run() -> Result<(), String> {
             seed: o.seed,
             verbose: !o.grid && pool.is_none(),
         };
-        let (scores, labels): (Vec<f32>, &[u8]) = match &pool {
-            Some(p) => (p.oof(cfg, &hyper)?, &p.ys),
+        let (scores, labels, avg): (Vec<f32>, &[u8], _) = match &pool {
+            Some(p) => {
+                let (oof, avg) = p.oof(cfg, &hyper)?;
+                (oof, &p.ys, o.avg_folds.then_some(avg))
+            }
             None => {
                 let model = trained(cfg, (&xs, &ys, &rw), &all, &hyper)?;
                 let vs = val_rows.iter().map(|r| model.score(&r.text)).collect();
-                (vs, &vy)
+                (vs, &vy, None)
             }
         };
         let auc = common::roc_auc(&scores, labels);
-        let thr = common::threshold_at_fpr(&scores, labels, 0.01);
-        let (recall, fpr) = common::rates_at(&scores, labels, thr);
+        let (thr, recall, fpr) = match (&pool, o.cap_source) {
+            (Some(p), Some(_)) => {
+                let thr = common::threshold_at_weighted_fpr(&scores, labels, &p.fpr_w, 0.01);
+                let recall = common::rates_at(&scores, labels, thr).0;
+                (
+                    thr,
+                    recall,
+                    common::weighted_fpr_at(&scores, labels, &p.fpr_w, thr),
+                )
+            }
+            _ => {
+                let thr = common::threshold_at_fpr(&scores, labels, 0.01);
+                let (recall, fpr) = common::rates_at(&scores, labels, thr);
+                (thr, recall, fpr)
+            }
+        };
+        let capped = if o.cap_source.is_some() {
+            " (capped)"
+        } else {
+            ""
+        };
         eprintln!(
             "train: epochs={epochs} l2={l2:e} lr={lr}: {what} AUC {auc:.4}, threshold {thr:.4}, \
-             recall {recall:.4} at FPR {fpr:.4}"
+             recall {recall:.4} at FPR{capped} {fpr:.4}"
         );
         let better = match &best {
             None => true,
             Some((r, a, ..)) => recall > *r || (recall == *r && auc > *a),
         };
         if better {
-            best = Some((recall, auc, thr, hyper));
+            best = Some((recall, auc, thr, hyper, avg));
         }
     }
-    let (recall, auc, thr, hyper) = best.ok_or("empty grid")?;
+    let (recall, auc, thr, hyper, avg) = best.ok_or("empty grid")?;
     let Hyper { epochs, l2, lr, .. } = hyper;
-    let (w, b) = match &pool {
-        Some(p) => train(
+    let (w, b) = match (&pool, avg) {
+        // The mean of the k fold models whose out-of-fold scores set the threshold.
+        (Some(_), Some(avg)) => avg,
+        (Some(p), None) => train(
             cfg.dims(),
             p.data(),
             &(0..p.ys.len()).collect::<Vec<_>>(),
             &hyper,
         ),
-        None => train(cfg.dims(), (&xs, &ys, &rw), &all, &hyper),
+        (None, _) => train(cfg.dims(), (&xs, &ys, &rw), &all, &hyper),
     };
     let model = Classifier::from_parts(cfg, w, b, thr).map_err(|e| e.to_string())?;
     if let Some(p) = &o.dump_val {
@@ -428,12 +512,16 @@ fn run() -> Result<(), String> {
     let bytes = model.to_bytes();
     std::fs::write(&o.out, &bytes).map_err(|e| format!("{}: {e}", o.out.display()))?;
     println!(
-        "train: wrote {} ({} bytes): bits={} epochs={epochs} l2={l2:e} lr={lr} seed={}; \
+        "train: wrote {} ({} bytes): bits={} epochs={epochs} l2={l2:e} lr={lr} seed={}{}{}; \
          {what} AUC {auc:.4}, recall {recall:.4} at 1% FPR, threshold {:.4}; {:.1?}",
         o.out.display(),
         bytes.len(),
         o.bits,
         o.seed,
+        o.cap_source
+            .map(|n| format!(" cap-source={n}"))
+            .unwrap_or_default(),
+        if o.avg_folds { " avg-folds" } else { "" },
         model.threshold(),
         t0.elapsed()
     );

@@ -84,6 +84,45 @@ pub fn threshold_at_fpr(scores: &[f32], labels: &[u8], fpr: f64) -> f32 {
     }
 }
 
+/// [`threshold_at_fpr`] with a weight per row: the lowest threshold whose false-positive
+/// *weight* (the summed weights of the negatives it blocks, over all negatives' weight) is at
+/// most `fpr`. Positives' weights are ignored. With every weight 1 it is [`threshold_at_fpr`].
+pub fn threshold_at_weighted_fpr(scores: &[f32], labels: &[u8], weights: &[f32], fpr: f64) -> f32 {
+    let mut neg: Vec<(f32, f64)> = scores
+        .iter()
+        .zip(labels)
+        .zip(weights)
+        .filter(|((_, l), _)| **l == 0)
+        .map(|((s, _), w)| (*s, f64::from(*w)))
+        .collect();
+    neg.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let allowed = fpr * neg.iter().map(|n| n.1).sum::<f64>();
+    let mut blocked = 0.0;
+    for &(s, w) in &neg {
+        blocked += w;
+        if blocked > allowed + 1e-9 {
+            // Everything strictly above `s` is blocked; `s` and below pass.
+            return next_up(s).min(1.0);
+        }
+    }
+    0.0
+}
+
+/// The weighted false-positive rate at `score >= t` (weights as in
+/// [`threshold_at_weighted_fpr`]).
+pub fn weighted_fpr_at(scores: &[f32], labels: &[u8], weights: &[f32], t: f32) -> f64 {
+    let (mut fp, mut n) = (0f64, 0f64);
+    for ((s, l), w) in scores.iter().zip(labels).zip(weights) {
+        if *l == 0 {
+            n += f64::from(*w);
+            if *s >= t {
+                fp += f64::from(*w);
+            }
+        }
+    }
+    fp / n.max(f64::MIN_POSITIVE)
+}
+
 fn next_up(x: f32) -> f32 {
     if x.is_nan() || x == f32::INFINITY {
         return x;
