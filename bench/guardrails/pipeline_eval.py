@@ -2,7 +2,8 @@
 """Detection of the whole inbound pipeline (`rampart guard check --direction in`, default policy),
 rules only (`--no-classifier`) and rules + classifier, on the JSONL sets that
 bench/guardrails/extract.py writes. One `guard check --jsonl` process per set and mode.
-Usage: pipeline_eval.py RAMPART_BIN SET.jsonl..."""
+Usage: pipeline_eval.py RAMPART_BIN [--policy FILE] SET.jsonl...
+(--policy: a policy file passed to every check, e.g. one setting inbound.classifier_threshold)"""
 import collections
 import json
 import subprocess
@@ -11,11 +12,14 @@ import time
 
 BIN = sys.argv[1]
 sets = sys.argv[2:]
+policy = []
+if sets[:1] == ["--policy"]:
+    policy, sets = ["--policy", sets[1]], sets[2:]
 for path in sets:
     rows = [json.loads(l) for l in open(path, encoding="utf-8")]
     lines = "".join(json.dumps({"id": i, "text": r["text"]}) + "\n" for i, r in enumerate(rows))
     for clf in (False, True):
-        args = [BIN, "guard", "check", "--direction", "in", "--jsonl"] + ([] if clf else ["--no-classifier"])
+        args = [BIN, "guard", "check", "--direction", "in", "--jsonl"] + policy + ([] if clf else ["--no-classifier"])
         t0 = time.perf_counter()
         r = subprocess.run(args, input=lines.encode(), capture_output=True)
         secs = time.perf_counter() - t0

@@ -360,16 +360,14 @@ impl Guard {
                     && !text.trim().is_empty()
                 {
                     let score = c.score(text);
-                    if score >= c.threshold() {
+                    let threshold = policy.inbound.classifier_threshold.unwrap_or(c.threshold());
+                    if score >= threshold {
                         out.push(mk(
                             "injection",
                             "injection.classifier".into(),
                             action,
                             None,
-                            format!(
-                                "classifier score {score:.3} ≥ threshold {:.3}",
-                                c.threshold()
-                            ),
+                            format!("classifier score {score:.3} ≥ threshold {threshold:.3}"),
                         ));
                     }
                 }
@@ -530,6 +528,37 @@ mod tests {
             "ghp_{random}{}",
             rampart_detect::validate::crc32_base62_checksum(random.as_bytes())
         )
+    }
+
+    #[test]
+    fn classifier_threshold_in_the_policy_moves_the_cut() {
+        let g = Guard::new();
+        let c = classifier::Classifier::embedded();
+        // A role-framed customer request of the kind the default threshold blocks in agent
+        // traffic; what matters here is only where its score sits.
+        let text = "You are a customer who wants to cancel reservation EHGLP3 and get a refund.";
+        let score = c.score(text);
+        let hit = |threshold: Option<f32>| {
+            let mut p = Policy::builtin();
+            p.inbound.classifier_threshold = threshold;
+            g.check_text(&p, Direction::In, text)
+                .findings
+                .iter()
+                .any(|f| f.rule == "injection.classifier")
+        };
+        assert_eq!(hit(None), score >= c.threshold(), "score {score}");
+        assert!(hit(Some(score)), "a score equal to the threshold fires");
+        assert!(!hit(Some((score + 0.01).min(1.0))) || score > 0.99);
+        let p = Policy::from_toml("inbound.classifier_threshold = 0.8").unwrap();
+        assert_eq!(p.inbound.classifier_threshold, Some(0.8));
+        for bad in ["0", "1.5", "-0.2", "nan"] {
+            let e =
+                Policy::from_toml(&format!("inbound.classifier_threshold = {bad}")).unwrap_err();
+            assert!(
+                e.to_string().contains("inbound.classifier_threshold"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
