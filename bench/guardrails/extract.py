@@ -517,28 +517,24 @@ def main():
     pidx = NearDupIndex()
     for it in items:
         pidx.add(it[5])
-    kept = []
-    for a in agent:
-        sh = shingles(a[4])
-        if pidx.near(sh) or gidx.near(sh) or bidx.near(sh):
-            counts["dropped"][f"agent_unseen:{a[2]}:near_dup_of_pool"] += 1
-        else:
-            kept.append(a)
-    agent = kept
 
+    def drop_near(rows, name):
+        kept = []
+        for a in rows:
+            sh = shingles(a[4])
+            if pidx.near(sh) or gidx.near(sh) or bidx.near(sh):
+                counts["dropped"][f"{name}:{a[2]}:near_dup_of_pool"] += 1
+            else:
+                kept.append(a)
+        return kept
+
+    agent = drop_near(agent, "agent_unseen")
     # fresh_unseen (stop 22) is filtered against the pool *and* agent_unseen's rows, so it is the
-    # same set whether or not the agent tasks are trained on (AGENT_TRAIN below).
+    # same set whether or not the agent tasks are trained on (AGENT_TRAIN, at the top).
     for a in agent:
         pidx.add(shingles(a[4]))
     fresh = unseen(load_fresh_unseen(), "fresh_unseen", lambda s: s, set(seen_unseen) | {it[4] for it in items})
-    kept = []
-    for a in fresh:
-        sh = shingles(a[4])
-        if pidx.near(sh) or gidx.near(sh) or bidx.near(sh):
-            counts["dropped"][f"fresh_unseen:{a[2]}:near_dup_of_pool"] += 1
-        else:
-            kept.append(a)
-    fresh = kept
+    fresh = drop_near(fresh, "fresh_unseen")
 
     # cross-split near-dup removal: train -> validation -> test
     splits = {"train": [], "validation": [], "test": []}
