@@ -197,6 +197,21 @@ impl Guard {
         self
     }
 
+    /// The injection classifier's score (0..=1) for `text`, whatever the policy; `None` without
+    /// a classifier or for blank text. For choosing `inbound.classifier_threshold` on one's own
+    /// traffic (`rampart guard check --score`).
+    pub fn classifier_score(&self, text: &str) -> Option<f32> {
+        let c = self.classifier?;
+        (!text.trim().is_empty()).then(|| c.score(text))
+    }
+
+    /// The score at which the classifier fires under `policy` (its `classifier_threshold`, else
+    /// the model's own); `None` without a classifier.
+    pub fn classifier_threshold(&self, policy: &Policy) -> Option<f32> {
+        let c = self.classifier?;
+        Some(policy.inbound.classifier_threshold.unwrap_or(c.threshold()))
+    }
+
     /// Check one text in `dir` under `policy`, and redact it.
     pub fn check_text(&self, policy: &Policy, dir: Direction, text: &str) -> TextOutcome {
         let mut findings = Vec::new();

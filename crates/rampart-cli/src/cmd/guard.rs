@@ -53,6 +53,11 @@ enum Command {
         /// `{"line", "error"}` (and a message on stderr) and the rest go on.
         #[arg(long, conflicts_with = "format")]
         jsonl: bool,
+        /// Also print the injection classifier's score (0..=1) of each plain-text input
+        /// (`classifier_score`), whether or not it reaches the threshold: run a sample of your
+        /// own traffic through it to choose `inbound.classifier_threshold`.
+        #[arg(long, conflicts_with_all = ["body", "no_classifier"])]
+        score: bool,
     },
 }
 
@@ -61,6 +66,17 @@ struct Checked {
     action: rampart_guard::Action,
     findings: Vec<rampart_guard::Finding>,
     text: String,
+    /// With `--score`: the classifier's score of the input.
+    score: Option<f32>,
+}
+
+/// What every check shares: the guard, the policy, the direction and the output options.
+struct Ctx<'a> {
+    guard: &'a Guard,
+    policy: &'a Policy,
+    dir: Direction,
+    show_secrets: bool,
+    score: bool,
 }
 
 /// Run the command; returns the exit code.
@@ -73,7 +89,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         no_classifier,
         show_secrets,
         jsonl,
+        score,
     } = args.command;
+    if score && direction != "in" {
+        bail!("--score applies to prompts (--direction in): the classifier checks requests only");
+    }
     let dir = if direction == "in" {
         Direction::In
     } else {
@@ -91,8 +111,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if no_classifier {
         guard = guard.without_classifier();
     }
+    let ctx = Ctx {
+        guard: &guard,
+        policy: &policy,
+        dir,
+        show_secrets,
+        score,
+    };
     if jsonl {
-        return check_lines(&guard, &policy, dir, body, show_secrets);
+        return check_lines(&ctx, body);
     }
     let mut input = Vec::new();
     std::io::stdin()
@@ -107,8 +134,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         action,
         findings,
         text,
+        score,
     } = if body {
-        check_body(&guard, &policy, dir, &input, show_secrets)
+        check_body(&ctx, &input)
     } else {
         let text = match String::from_utf8(input) {
             Ok(t) => t,
@@ -119,19 +147,25 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 String::from_utf8_lossy(e.as_bytes()).into_owned()
             }
         };
-        check_text(&guard, &policy, dir, &text, show_secrets)
+        check_text(&ctx, &text)
     };
     match format.as_str() {
         "json" => {
-            let v = serde_json::json!({
+            let mut v = serde_json::json!({
                 "action": action,
                 "findings": findings,
                 "text": text,
             });
+            if let Some(s) = score {
+                v["classifier_score"] = serde_json::json!(s);
+            }
             outln!("{v}");
         }
         _ => {
             outln!("action: {}", action.as_str());
+            if let (Some(s), Some(t)) = (score, guard.classifier_threshold(&policy)) {
+                outln!("classifier score: {s:.3} (fires at {t:.3})");
+            }
             for f in &findings {
                 let at = match (f.start, f.end) {
                     (Some(s), Some(e)) => format!(" at bytes {s}..{e}"),
@@ -155,16 +189,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     Ok(u8::from(action == rampart_guard::Action::Block))
 }
 
-fn check_text(
-    guard: &Guard,
-    policy: &Policy,
-    dir: Direction,
-    text: &str,
-    show_secrets: bool,
-) -> Checked {
-    let out = guard.check_text(policy, dir, text);
+fn check_text(ctx: &Ctx<'_>, text: &str) -> Checked {
+    let out = ctx.guard.check_text(ctx.policy, ctx.dir, text);
     // Spans refer to the input; when the guard rewrote nothing they still apply.
-    let shown = if show_secrets || !out.findings.iter().any(unredacted_secret) {
+    let shown = if ctx.show_secrets || !out.findings.iter().any(unredacted_secret) {
         out.text
     } else if out.text == text {
         mask_secrets(text, &out.findings)
@@ -175,18 +203,17 @@ fn check_text(
         action: out.action,
         findings: out.findings,
         text: shown,
+        score: if ctx.score {
+            ctx.guard.classifier_score(text)
+        } else {
+            None
+        },
     }
 }
 
-fn check_body(
-    guard: &Guard,
-    policy: &Policy,
-    dir: Direction,
-    input: &[u8],
-    show_secrets: bool,
-) -> Checked {
-    let out = guard.check_body(policy, dir, input);
-    let text = if out.findings.iter().any(unredacted_secret) && !show_secrets {
+fn check_body(ctx: &Ctx<'_>, input: &[u8]) -> Checked {
+    let out = ctx.guard.check_body(ctx.policy, ctx.dir, input);
+    let text = if out.findings.iter().any(unredacted_secret) && !ctx.show_secrets {
         WITHHELD.to_string()
     } else {
         String::from_utf8_lossy(out.body.as_deref().unwrap_or(input)).into_owned()
@@ -195,17 +222,12 @@ fn check_body(
         action: out.action,
         findings: out.findings,
         text,
+        score: None,
     }
 }
 
 /// `--jsonl`: one check per input line, one result per output line.
-fn check_lines(
-    guard: &Guard,
-    policy: &Policy,
-    dir: Direction,
-    body: bool,
-    show_secrets: bool,
-) -> anyhow::Result<u8> {
+fn check_lines(ctx: &Ctx<'_>, body: bool) -> anyhow::Result<u8> {
     use std::io::Write;
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -236,17 +258,21 @@ fn check_lines(
             }
             (None, Err(format!("line is larger than {MAX_INPUT} bytes")))
         } else {
-            check_line(guard, policy, dir, body, show_secrets, &buf)
+            check_line(ctx, body, &buf)
         };
         let mut v = match result {
             Ok(c) => {
                 blocked |= c.action == rampart_guard::Action::Block;
-                serde_json::json!({
+                let mut v = serde_json::json!({
                     "line": line_no,
                     "action": c.action,
                     "findings": c.findings,
                     "text": c.text,
-                })
+                });
+                if let Some(s) = c.score {
+                    v["classifier_score"] = serde_json::json!(s);
+                }
+                v
             }
             Err(e) => {
                 errors += 1;
@@ -269,11 +295,8 @@ fn check_lines(
 
 /// One `--jsonl` line: a JSON string, or an object with `text` (or, with `--body`, the body).
 fn check_line(
-    guard: &Guard,
-    policy: &Policy,
-    dir: Direction,
+    ctx: &Ctx<'_>,
     body: bool,
-    show_secrets: bool,
     line: &[u8],
 ) -> (Option<serde_json::Value>, Result<Checked, String>) {
     let v: serde_json::Value = match serde_json::from_slice(line) {
@@ -287,18 +310,14 @@ fn check_line(
                 Err("with --body every line must be a JSON object (an API body)".into()),
             );
         }
-        return (None, Ok(check_body(guard, policy, dir, line, show_secrets)));
+        return (None, Ok(check_body(ctx, line)));
     }
     match v {
-        serde_json::Value::String(t) => {
-            (None, Ok(check_text(guard, policy, dir, &t, show_secrets)))
-        }
+        serde_json::Value::String(t) => (None, Ok(check_text(ctx, &t))),
         serde_json::Value::Object(mut o) => {
             let id = o.remove("id");
             let checked = match o.remove("text") {
-                Some(serde_json::Value::String(t)) => {
-                    Ok(check_text(guard, policy, dir, &t, show_secrets))
-                }
+                Some(serde_json::Value::String(t)) => Ok(check_text(ctx, &t)),
                 Some(_) => Err("field `text` is not a string".into()),
                 None => Err("missing field `text`".into()),
             };
