@@ -393,7 +393,10 @@ fn guard_check_score_prints_the_classifier_score_and_a_policy_threshold_moves_th
         args.extend_from_slice(extra);
         let out = rampart_stdin(p, &args, input.as_bytes());
         let stdout = String::from_utf8(out.stdout).unwrap();
-        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     };
     let classifier_fired = |row: &serde_json::Value| {
         row["findings"]
@@ -420,7 +423,10 @@ fn guard_check_score_prints_the_classifier_score_and_a_policy_threshold_moves_th
     let policy = p.join("p.toml");
     std::fs::write(
         &policy,
-        format!("inbound.classifier_threshold = {}\n", (attack + 0.001).min(1.0)),
+        format!(
+            "inbound.classifier_threshold = {}\n",
+            (attack + 0.001).min(1.0)
+        ),
     )
     .unwrap();
     let high = run(&["--policy", policy.to_str().unwrap()]);
@@ -430,7 +436,10 @@ fn guard_check_score_prints_the_classifier_score_and_a_policy_threshold_moves_th
     assert_eq!(high[0]["action"], "block", "the rules still block it");
     std::fs::write(&policy, format!("inbound.classifier_threshold = {plain}\n")).unwrap();
     let low = run(&["--policy", policy.to_str().unwrap()]);
-    assert!(classifier_fired(&low[0]) && classifier_fired(&low[1]), "{low:?}");
+    assert!(
+        classifier_fired(&low[0]) && classifier_fired(&low[1]),
+        "{low:?}"
+    );
     // --score is for prompts: with --direction out it is a usage error.
     let out = rampart_stdin(
         p,

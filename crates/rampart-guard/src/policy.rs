@@ -415,5 +415,13 @@ mod tests {
         assert!(e.to_string().contains("inbound.pii_kinds"), "{e}");
         assert!(Policy::from_toml("inbound.secrets = \"maybe\"").is_err());
         assert!(Policy::from_toml("inbound.colour = \"red\"").is_err());
+        // In a gateway config the error names the policy too.
+        let c: GuardrailsConfig =
+            toml::from_str("[policies.default]\ninbound.classifier_threshold = 1.5\n").unwrap();
+        let e = c.resolver().unwrap_err();
+        assert_eq!(
+            e.field, "guardrails.policies.default.inbound.classifier_threshold",
+            "{e}"
+        );
     }
 }
