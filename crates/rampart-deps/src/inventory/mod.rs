@@ -347,8 +347,10 @@ pub struct Parsed {
     pub notes: Vec<String>,
     /// The dependency graph, when the format records one: `Some` even if empty.
     pub graph: Option<Graph>,
-    /// yarn.lock: each `name@range` an entry answers, sorted, with the package it resolved to,
-    /// for resolving the `package.json` beside it ([`parse_with_includes`]).
+    /// yarn.lock: each `name@range` an entry answers, sorted, with the package it resolved to;
+    /// composer.lock: each name a package provides or replaces (lowercased), sorted, with that
+    /// package. For resolving the `package.json` / `composer.json` beside the lock
+    /// ([`parse_with_includes`]).
     pub(crate) descriptors: Vec<(String, usize)>,
     /// Gemfile.lock: the project's own gems (PATH sources) as (name, path as written), whose
     /// `NAME.gemspec` declares development dependencies ([`parse_with_includes`]).

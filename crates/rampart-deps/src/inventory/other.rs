@@ -435,6 +435,7 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
     }
     g.roots_unneeded(out.packages.len());
     out.graph = Some(g.finish());
+    out.descriptors = stands_in;
     Ok(out)
 }
 
@@ -456,7 +457,19 @@ pub(super) fn roots_from_composer_json(out: &mut Parsed, manifest: &serde_json::
             .and_then(|r| r.as_object())
             .into_iter()
             .flatten())
-        .filter_map(|(n, _)| by_name.get(&n.to_ascii_lowercase()).copied())
+        .flat_map(|(n, _)| {
+            let n = n.to_ascii_lowercase();
+            if let Some(&i) = by_name.get(&n) {
+                return vec![i];
+            }
+            // A virtual package (`psr/log-implementation`) or a replaced one: whatever
+            // provides or replaces it.
+            let first = out.descriptors.partition_point(|(alias, _)| *alias < n);
+            (out.descriptors[first..].iter())
+                .take_while(|(alias, _)| *alias == n)
+                .map(|(_, i)| *i)
+                .collect()
+        })
         .collect()
     };
     let (prod, dev) = (names("require"), names("require-dev"));

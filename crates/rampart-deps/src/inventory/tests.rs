@@ -1672,3 +1672,36 @@ fn composer_lock_graph_with_composer_json() {
         ["phpunit/phpunit", "sebastian/diff", "acme/all-in-one"]
     );
 }
+
+#[test]
+fn composer_json_requiring_a_virtual_package_roots_its_provider() {
+    // The project requires only the virtual `psr/log-implementation`; a development tool also
+    // needs it. monolog, which provides it, is a production dependency all the same.
+    let lock = r#"{
+    "packages": [
+        {"name": "monolog/monolog", "version": "3.7.0", "require": {"psr/log": "^3.0"},
+         "provide": {"psr/log-implementation": "3.0.0"}},
+        {"name": "psr/log", "version": "3.0.2"}
+    ],
+    "packages-dev": [
+        {"name": "acme/log-linter", "version": "1.0.0",
+         "require": {"psr/log-implementation": "^1.0 || ^2.0 || ^3.0"}}
+    ]
+}"#;
+    let manifest = br#"{"require": {"php": "^8.2", "PSR/Log-Implementation": "^3.0"},
+        "require-dev": {"acme/log-linter": "^1.0"}}"#;
+    let read = |f: &str| (f == "composer.json").then(|| manifest.to_vec());
+    let p = parse_with_includes(
+        Format::ComposerLock,
+        "composer.lock",
+        lock.as_bytes(),
+        &read,
+    )
+    .unwrap();
+    let (roots, _) = graph_of(&p);
+    assert!(
+        roots.contains(&"monolog/monolog@3.7.0".to_string()),
+        "{roots:?}"
+    );
+    assert_eq!(dev_names(&p), ["acme/log-linter"]);
+}
