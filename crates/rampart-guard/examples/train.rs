@@ -451,22 +451,19 @@ fn run() -> Result<(), String> {
             }
         };
         let auc = common::roc_auc(&scores, labels);
-        let (thr, recall, fpr) = match (&pool, o.cap_source) {
-            (Some(p), Some(_)) => {
-                let thr = common::threshold_at_weighted_fpr(&scores, labels, &p.fpr_w, 0.01);
-                let recall = common::rates_at(&scores, labels, thr).0;
-                (
-                    thr,
-                    recall,
-                    common::weighted_fpr_at(&scores, labels, &p.fpr_w, thr),
-                )
-            }
-            _ => {
-                let thr = common::threshold_at_fpr(&scores, labels, 0.01);
-                let (recall, fpr) = common::rates_at(&scores, labels, thr);
-                (thr, recall, fpr)
+        // The false-positive rate that sets the threshold: each benign row weighs 1, or with
+        // `--cap-source` its source's cap.
+        let ones;
+        let fpr_w: &[f32] = match &pool {
+            Some(p) => &p.fpr_w,
+            None => {
+                ones = vec![1.0; labels.len()];
+                &ones
             }
         };
+        let thr = common::threshold_at_weighted_fpr(&scores, labels, fpr_w, 0.01);
+        let recall = common::rates_at(&scores, labels, thr).0;
+        let fpr = common::weighted_fpr_at(&scores, labels, fpr_w, thr);
         let capped = if o.cap_source.is_some() {
             " (capped)"
         } else {

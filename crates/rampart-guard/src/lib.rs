@@ -371,20 +371,17 @@ impl Guard {
                     }
                 }
                 if let Some(action) = policy.inbound.classifier.action(policy.inbound.injection)
-                    && let Some(c) = self.classifier
-                    && !text.trim().is_empty()
+                    && let Some(threshold) = self.classifier_threshold(policy)
+                    && let Some(score) = self.classifier_score(text)
+                    && score >= threshold
                 {
-                    let score = c.score(text);
-                    let threshold = policy.inbound.classifier_threshold.unwrap_or(c.threshold());
-                    if score >= threshold {
-                        out.push(mk(
-                            "injection",
-                            "injection.classifier".into(),
-                            action,
-                            None,
-                            format!("classifier score {score:.3} ≥ threshold {threshold:.3}"),
-                        ));
-                    }
+                    out.push(mk(
+                        "injection",
+                        "injection.classifier".into(),
+                        action,
+                        None,
+                        format!("classifier score {score:.3} ≥ threshold {threshold:.3}"),
+                    ));
                 }
             }
             Direction::Out => {

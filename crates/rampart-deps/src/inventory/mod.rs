@@ -390,7 +390,6 @@ impl Graph {
         self.roots = (0..n).filter(|&i| !needed[i]).collect();
     }
 
-    /// The graph with roots and edges sorted and each listed once.
     /// Each package's (of `n`) direct dependencies; edges naming a package beyond `n` are left
     /// out.
     pub(crate) fn children(&self, n: usize) -> Vec<Vec<usize>> {
@@ -403,6 +402,7 @@ impl Graph {
         next
     }
 
+    /// The graph with roots and edges sorted and each listed once.
     pub(crate) fn finish(mut self) -> Graph {
         self.roots.sort_unstable();
         self.roots.dedup();

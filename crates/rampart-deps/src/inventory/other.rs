@@ -422,13 +422,9 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
                 g.add(Some(from), to);
                 continue;
             }
-            let first = stands_in.partition_point(|(alias, _)| *alias < name);
-            for (_, to) in stands_in[first..]
-                .iter()
-                .take_while(|(alias, _)| *alias == name)
-            {
-                if *to != from {
-                    g.add(Some(from), *to);
+            for to in standing_in(&stands_in, &name) {
+                if to != from {
+                    g.add(Some(from), to);
                 }
             }
         }
@@ -437,6 +433,19 @@ pub(super) fn composer_lock(path: &str, text: &str) -> Result<Parsed, InventoryE
     out.graph = Some(g.finish());
     out.descriptors = stands_in;
     Ok(out)
+}
+
+/// The packages that provide or replace `name`, from the sorted (name, package) list of what
+/// each package stands in for.
+fn standing_in<'a>(
+    aliases: &'a [(String, usize)],
+    name: &'a str,
+) -> impl Iterator<Item = usize> + 'a {
+    let first = aliases.partition_point(|(alias, _)| alias.as_str() < name);
+    aliases[first..]
+        .iter()
+        .take_while(move |(alias, _)| alias == name)
+        .map(|(_, i)| *i)
 }
 
 /// Composer package names, lowercased (Composer compares them case-insensitively), to their
@@ -464,11 +473,7 @@ pub(super) fn roots_from_composer_json(out: &mut Parsed, manifest: &serde_json::
             }
             // A virtual package (`psr/log-implementation`) or a replaced one: whatever
             // provides or replaces it.
-            let first = out.descriptors.partition_point(|(alias, _)| *alias < n);
-            (out.descriptors[first..].iter())
-                .take_while(|(alias, _)| *alias == n)
-                .map(|(_, i)| *i)
-                .collect()
+            standing_in(&out.descriptors, &n).collect()
         })
         .collect()
     };

@@ -67,26 +67,13 @@ pub fn roc_auc(scores: &[f32], labels: &[u8]) -> f64 {
 }
 
 /// The lowest threshold (`score >= t` blocks) whose false-positive rate on `scores`/`labels`
-/// is at most `fpr`.
+/// is at most `fpr`: [`threshold_at_weighted_fpr`] with every row weighing 1.
 pub fn threshold_at_fpr(scores: &[f32], labels: &[u8], fpr: f64) -> f32 {
-    let mut neg: Vec<f32> = scores
-        .iter()
-        .zip(labels)
-        .filter(|(_, l)| **l == 0)
-        .map(|(s, _)| *s)
-        .collect();
-    neg.sort_by(|a, b| b.total_cmp(a));
-    let k = (fpr * neg.len() as f64).floor() as usize; // allowed false positives
-    match neg.get(k) {
-        // Everything strictly above neg[k] is blocked; neg[k] and below pass.
-        Some(&s) => next_up(s).min(1.0),
-        None => 0.0,
-    }
+    threshold_at_weighted_fpr(scores, labels, &vec![1.0; scores.len()], fpr)
 }
 
-/// [`threshold_at_fpr`] with a weight per row: the lowest threshold whose false-positive
-/// *weight* (the summed weights of the negatives it blocks, over all negatives' weight) is at
-/// most `fpr`. Positives' weights are ignored. With every weight 1 it is [`threshold_at_fpr`].
+/// The lowest threshold whose false-positive *weight* (the summed weights of the negatives it
+/// blocks, over all negatives' weight) is at most `fpr`. Positives' weights are ignored.
 pub fn threshold_at_weighted_fpr(scores: &[f32], labels: &[u8], weights: &[f32], fpr: f64) -> f32 {
     let mut neg: Vec<(f32, f64)> = scores
         .iter()
