@@ -185,6 +185,82 @@ fn fix_plan_does_not_give_the_all_clear_over_a_lockfile_it_could_not_read() {
     );
 }
 
+#[test]
+fn scan_does_not_give_the_all_clear_over_a_lockfile_it_could_not_read() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let out = rampart(p, &["db", "import", MAL, "--db", "osv.rdb"]);
+    assert_eq!(out.status.code(), Some(0));
+    fs::create_dir_all(p.join("app/web")).unwrap();
+    fs::write(p.join("app/requirements.txt"), "requests==2.32.3\n").unwrap();
+    fs::write(
+        p.join("app/web/package-lock.json"),
+        "{\n  \"lockfileVersion\": 3,\n  \"packages\": {\n    \"node_modules/lodash\": {\n      \"vers",
+    )
+    .unwrap();
+    let lock = "app/web/package-lock.json";
+
+    let out = rampart(p, &["scan", "app", "--db", "osv.rdb", "--no-progress"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "1 dependency file could not be read, so its packages were not checked: {lock}"
+        )),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("invalid JSON"));
+
+    // `--fail-on none` is report-only; without an advisory database nothing is checked anyway.
+    let out = rampart(
+        p,
+        &[
+            "scan",
+            "app",
+            "--db",
+            "osv.rdb",
+            "--no-progress",
+            "--fail-on",
+            "none",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let home = p.join("home");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .current_dir(p)
+        .env("RAMPART_HOME", &home)
+        .args(["scan", "app", "--no-progress"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+
+    // A file ignored by path is not read, so not unread either.
+    fs::write(p.join("app/.rampartignore"), "web/\n").unwrap();
+    let out = rampart(p, &["scan", "app", "--db", "osv.rdb", "--no-progress"]);
+    assert_eq!(out.status.code(), Some(0));
+    fs::remove_file(p.join("app/.rampartignore")).unwrap();
+
+    // Findings at or above --fail-on still exit 1.
+    fs::write(p.join("app/requirements.txt"), "litellm==1.82.8\n").unwrap();
+    let out = rampart(p, &["scan", "app", "--db", "osv.rdb", "--no-progress"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // A damaged lockfile that still gave some packages was checked; its lost entry is a note.
+    fs::write(
+        p.join("app/web/package-lock.json"),
+        r#"{"lockfileVersion": 3, "packages": {"node_modules/x": "1.0.0"}}"#,
+    )
+    .unwrap();
+    fs::write(p.join("app/requirements.txt"), "requests==2.32.3\n").unwrap();
+    let out = rampart(p, &["scan", "app", "--db", "osv.rdb", "--no-progress"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 const RUSTSEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../rampart-deps/tests/fixtures/osv/RUSTSEC-2016-0001.json"

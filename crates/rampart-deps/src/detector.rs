@@ -224,6 +224,23 @@ impl Detector for DepsDetector {
     }
 }
 
+/// The dependency files among `skipped` that nothing could be read from: each has a skipped
+/// entry, is a recognised lockfile or manifest, and produced no inventory. Their packages were not
+/// checked at all (a file that lost only some entries is in the inventory and is not listed).
+/// Sorted, without repeats.
+pub fn unread_files(skipped: &[Skipped], inventory: &[Manifest]) -> Vec<String> {
+    let read: std::collections::HashSet<String> =
+        inventory.iter().map(|m| m.location.display()).collect();
+    let mut unread: Vec<String> = skipped
+        .iter()
+        .filter(|s| !read.contains(&s.path) && inventory::recognise(&s.path).is_some())
+        .map(|s| s.path.clone())
+        .collect();
+    unread.sort();
+    unread.dedup();
+    unread
+}
+
 /// A note `path:line: text` about the item itself becomes `line N: text`; notes about other
 /// files (includes) keep their path.
 fn note_reason(path: &str, note: &str) -> String {

@@ -58,7 +58,7 @@ pub mod version;
 pub mod walk;
 
 pub use db::{Database, DbError, resolve_db_path};
-pub use detector::{DepsDetector, Manifest};
+pub use detector::{DepsDetector, Manifest, unread_files};
 pub use ecosystem::Ecosystem;
 pub use import::{ImportError, ImportReport};
 pub use inventory::{License, Package};

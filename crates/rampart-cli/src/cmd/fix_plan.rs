@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 use rampart_core::{stderr_line, terminal_safe as safe};
 use rampart_deps::fixplan::{self, Action};
-use rampart_deps::{DepsDetector, inventory, walk};
+use rampart_deps::{DepsDetector, walk};
 
 use std::path::PathBuf;
 
@@ -66,16 +66,7 @@ fn run_inner(args: Args) -> Result<u8> {
     };
     let mut plan = fixplan::plan(db, &inventory)?;
     // A lockfile that produced a read error and no inventory was not checked at all.
-    let read: std::collections::HashSet<String> =
-        inventory.iter().map(|m| m.location.display()).collect();
-    let mut unreadable: Vec<String> = out
-        .skipped
-        .iter()
-        .filter(|s| !read.contains(&s.path) && inventory::recognise(&s.path).is_some())
-        .map(|s| s.path.clone())
-        .collect();
-    unreadable.sort();
-    unreadable.dedup();
+    let unreadable = rampart_deps::unread_files(&out.skipped, &inventory);
     plan.unreadable = unreadable;
     if args.format == "json" {
         let json = serde_json::to_string_pretty(&plan)?;

@@ -1,8 +1,8 @@
 //! `rampart scan`: files, directories, git history and stdin.
 
 use anyhow::{Context, Result, bail};
-use rampart_core::stderr_line;
 use rampart_core::{Detector, Severity};
+use rampart_core::{stderr_line, terminal_safe as safe};
 use rampart_detect::{RuleSet, SecretDetector, StartupHookDetector};
 use rampart_report::{Baseline, Format, IgnoreFile, Report, exit_code, write_baseline};
 use rampart_scan::{GitMode, Progress, ScanConfig, Scanner, Target};
@@ -17,7 +17,9 @@ Targets: files, directories, `-` (stdin), git repositories (--git-history, --git
 (a `docker save` or OCI image tar, or an OCI layout directory, recognised by content), and images in
 a registry: registry://HOST[:PORT]/REPOSITORY[:TAG|@DIGEST] (OCI distribution API; anonymous,
 bearer-token or basic authentication).
-Exit codes: 0 = no finding at or above --fail-on, 1 = findings at or above it, 2 = usage or fatal error.
+Exit codes: 0 = no finding at or above --fail-on, 1 = findings at or above it, 2 = usage or fatal
+error, or no such finding but a lockfile nothing could be read from (with an advisory database;
+not with --fail-on none).
 Suppress findings with an inline `rampart:allow` comment on their line, a `.rampartignore` file in the
 scanned directory (gitignore-style globs and finding fingerprints, one per line), or --baseline.")]
 pub struct Args {
@@ -116,7 +118,7 @@ impl Progress for Bar {
 }
 
 /// Build the detectors `rampart scan` runs.
-fn detectors(args: &Args) -> Result<Vec<Box<dyn Detector>>> {
+fn detectors(args: &Args) -> Result<(Vec<Box<dyn Detector>>, rampart_deps::DepsDetector)> {
     let mut extra = Vec::new();
     for p in &args.extra_rules {
         let text = std::fs::read_to_string(p)
@@ -139,13 +141,16 @@ fn detectors(args: &Args) -> Result<Vec<Box<dyn Detector>>> {
         Box::new(SecretDetector::new(rules).with_max_size(args.max_file_size)),
         Box::new(models),
         Box::new(StartupHookDetector),
-        Box::new(deps.with_include_reader(rampart_deps::walk::disk_include_reader())),
+        Box::new(
+            deps.clone()
+                .with_include_reader(rampart_deps::walk::disk_include_reader()),
+        ),
     ];
     if args.urls {
         let judge = std::sync::Arc::new(rampart_url::Judge::default());
         detectors.push(Box::new(rampart_url::UrlDetector::new(judge)));
     }
-    Ok(detectors)
+    Ok((detectors, deps))
 }
 
 /// Run the scan.
@@ -212,7 +217,8 @@ pub fn run(args: Args) -> Result<u8> {
             insecure: args.registry_insecure,
         },
     };
-    let scanner = Scanner::new(detectors(&args)?, config);
+    let (detectors, deps) = detectors(&args)?;
+    let scanner = Scanner::new(detectors, config);
 
     let show_bar = !args.no_progress && std::io::stderr().is_terminal();
     let bar = progress_bar(show_bar);
@@ -242,7 +248,27 @@ pub fn run(args: Args) -> Result<u8> {
             lock.flush()?;
         }
     }
-    Ok(exit_code(&outcome.findings, fail_on))
+    let code = exit_code(&outcome.findings, fail_on);
+    // A dependency file nothing could be read from was not checked: no all-clear for it (as
+    // `fix-plan`). Only when advisories are checked at all, and not with `--fail-on none`.
+    if code == 0 && fail_on.is_some() && deps.database().is_some() {
+        let unread = rampart_deps::unread_files(&outcome.skipped, &deps.take_inventory());
+        if !unread.is_empty() {
+            stderr_line!(
+                "rampart: {} dependency file{} could not be read, so {} packages were not checked: {} (exit 2)",
+                unread.len(),
+                if unread.len() == 1 { "" } else { "s" },
+                if unread.len() == 1 { "its" } else { "their" },
+                unread
+                    .iter()
+                    .map(|p| safe(p).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Ok(2);
+        }
+    }
+    Ok(code)
 }
 
 /// Run only the dependency detector over `path` with the scanner's sources (directories, git
