@@ -397,3 +397,115 @@ fn files_beside_a_lockfile_are_read_from_the_folder_scanned_not_the_working_dire
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("    via agentkit@1.0.0\n"), "{text}");
 }
+
+#[test]
+fn a_lock_in_an_image_reads_the_manifest_beside_it_from_any_layer_order() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let pyproject =
+        b"[project]\nname = \"demo\"\ndependencies = [\"agentkit\", \"typing_extensions\"]\n\n\
+        [dependency-groups]\ndev = [\"pytest>=8\"]\n";
+    let pkg = |name: &str, version: &str, groups: &str, deps: &str| {
+        format!(
+            "[[package]]\nname = \"{name}\"\nversion = \"{version}\"\ngroups = [{groups}]\n{deps}\n"
+        )
+    };
+    let lock = [
+        pkg(
+            "agentkit",
+            "1.0.0",
+            "\"main\"",
+            "\n[package.dependencies]\ntyping-extensions = \"*\"\n",
+        ),
+        pkg("pytest", "8.4.2", "\"dev\"", ""),
+        pkg("typing-extensions", "4.15.0", "\"main\"", ""),
+        "[metadata]\nlock-version = \"2.1\"\n".to_string(),
+    ]
+    .join("\n");
+    let direct = |bom: &serde_json::Value| {
+        let deps = bom["dependencies"].as_array().unwrap();
+        let mut all: Vec<String> = deps
+            .iter()
+            .filter(|d| !d["ref"].as_str().unwrap().starts_with("pkg:"))
+            .flat_map(|d| d["dependsOn"].as_array().unwrap().clone())
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        all.sort();
+        all
+    };
+    let declared = vec![
+        "pkg:pypi/agentkit@1.0.0".to_string(),
+        "pkg:pypi/pytest@8.4.2".to_string(),
+        "pkg:pypi/typing-extensions@4.15.0".to_string(),
+    ];
+
+    // The lock comes before the pyproject.toml in the same layer's stream.
+    let same_layer = layer(&[
+        Entry::File("app/poetry.lock", lock.as_bytes()),
+        Entry::File("app/pyproject.toml", pyproject),
+    ]);
+    fs::write(
+        p.join("same.tar"),
+        docker_save(
+            &[same_layer],
+            json!({"architecture": "amd64", "os": "linux"}),
+            "demo:1",
+        ),
+    )
+    .unwrap();
+    let out = rampart(p, &["sbom", "same.tar"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        direct(&json(&out)),
+        declared,
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // The pyproject.toml in an earlier layer counts; one added after the lock's layer, or
+    // removed before it, does not (the direct dependencies are then guessed: what nothing else
+    // in the lock needs).
+    let guessed = vec![
+        "pkg:pypi/agentkit@1.0.0".to_string(),
+        "pkg:pypi/pytest@8.4.2".to_string(),
+    ];
+    let py = layer(&[Entry::File("app/pyproject.toml", pyproject)]);
+    let lk = layer(&[Entry::File("app/poetry.lock", lock.as_bytes())]);
+    let gone = layer(&[Entry::File("app/.wh.pyproject.toml", b"")]);
+    for (name, layers, want) in [
+        ("earlier.tar", vec![py.clone(), lk.clone()], &declared),
+        ("later.tar", vec![lk.clone(), py.clone()], &guessed),
+        ("removed.tar", vec![py.clone(), gone, lk.clone()], &guessed),
+    ] {
+        fs::write(
+            p.join(name),
+            docker_save(
+                &layers,
+                json!({"architecture": "amd64", "os": "linux"}),
+                "demo:1",
+            ),
+        )
+        .unwrap();
+        let out = rampart(p, &["sbom", name]);
+        assert_eq!(out.status.code(), Some(0), "{name}");
+        assert_eq!(
+            &direct(&json(&out)),
+            want,
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let pytest = |bom: &serde_json::Value| {
+        (bom["components"].as_array().unwrap().iter())
+            .find(|c| c["name"] == "pytest")
+            .unwrap()["scope"]
+            .clone()
+    };
+    let out = rampart(p, &["sbom", "earlier.tar"]);
+    assert_eq!(pytest(&json(&out)), "excluded");
+}

@@ -33,4 +33,8 @@ pub trait Detector: Send + Sync {
     fn name(&self) -> &'static str;
     /// Analyse one item, appending to `out`.
     fn detect(&self, item: &Item<'_>, out: &mut Detections);
+    /// Called once a target (a directory, file, image, repository, stdin) has been read: a
+    /// detector that held items back until it had seen the rest (a lock whose manifest may come
+    /// later in an image) reports them now. The default does nothing.
+    fn finish(&self, _out: &mut Detections) {}
 }

@@ -6,6 +6,7 @@ use crate::inventory::{self, Format, Package};
 use crate::matcher::{self, Hit};
 use crate::{Ecosystem, db};
 use rampart_core::{Detections, Detector, Finding, Item, Kind, Location, Severity, Skipped};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -80,6 +81,35 @@ struct Inner {
     db: Option<Database>,
     inventory: Mutex<Vec<Manifest>>,
     include_reader: RwLock<Option<Box<IncludeReader>>>,
+    held: Mutex<Held>,
+}
+
+/// A yarn, Composer, poetry, pdm or Bundler lock in an image is read only once the image is done
+/// ([`Detector::finish`]): the manifest beside it (`package.json`, `composer.json`,
+/// `pyproject.toml`, `Gemfile`, gemspecs) may come in another layer, before or after it, and a
+/// layer's files arrive in any order. Those manifests are kept meanwhile.
+#[derive(Default)]
+struct Held {
+    /// Manifests a lock may read beside it, by (image, normalised path): every version, as
+    /// (layer index, index of the layer that removed it, bytes).
+    beside: HashMap<(String, String), Vec<HeldFile>>,
+    /// Locks waiting for the end of their image: (path, location, bytes, format).
+    locks: Vec<(String, Location, Vec<u8>, Format)>,
+    /// Bytes held in all; past [`MAX_HELD_BYTES`] locks are read at once, without their manifest.
+    bytes: usize,
+}
+
+/// One version of a held manifest: (layer index, index of the layer that removed it, bytes).
+type HeldFile = (u32, Option<u32>, Vec<u8>);
+
+/// Reads a file beside the one being parsed (its path resolved), if the source has it.
+type ReadBeside<'a> = &'a dyn Fn(&str) -> Option<Vec<u8>>;
+
+/// What [`Held`] may keep.
+const MAX_HELD_BYTES: usize = 256 << 20;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl DepsDetector {
@@ -94,6 +124,7 @@ impl DepsDetector {
                 db,
                 inventory: Mutex::new(Vec::new()),
                 include_reader: RwLock::new(None),
+                held: Mutex::new(Held::default()),
             }),
         }
     }
@@ -148,10 +179,21 @@ impl DepsDetector {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        let parsed = match guard.as_ref() {
-            Some(r) => {
-                inventory::parse_with_includes(format, item.path, item.data, &|p| r(item, p))?
-            }
+        match guard.as_ref() {
+            Some(r) => self.read_manifest_via(item, format, Some(&|p: &str| r(item, p))),
+            None => self.read_manifest_via(item, format, None),
+        }
+    }
+
+    /// [`DepsDetector::read_manifest`] with the files beside `item` read through `read`.
+    fn read_manifest_via(
+        &self,
+        item: &Item<'_>,
+        format: Format,
+        read: Option<ReadBeside<'_>>,
+    ) -> Result<Manifest, inventory::InventoryError> {
+        let parsed = match read {
+            Some(read) => inventory::parse_with_includes(format, item.path, item.data, read)?,
             None => {
                 let mut p = inventory::parse(format, item.path, item.data)?;
                 for (inc, line) in p.includes.drain(..) {
@@ -180,10 +222,96 @@ impl Detector for DepsDetector {
     }
 
     fn detect(&self, item: &Item<'_>, out: &mut Detections) {
+        let in_image = item.location.image.is_some() && item.location.member.is_none();
+        if in_image
+            && inventory::is_manifest_beside(item.path)
+            && item.data.len() as u64 <= crate::walk::MAX_MANIFEST_BYTES
+        {
+            self.hold_beside(item);
+        }
         let Some(format) = inventory::recognise(item.path) else {
             return;
         };
-        let manifest = match self.read_manifest(item, format) {
+        if in_image && inventory::reads_manifest_beside(format) && self.hold_lock(item, format) {
+            return;
+        }
+        self.detect_read(item, format, None, out);
+    }
+
+    fn finish(&self, out: &mut Detections) {
+        let Held { beside, locks, .. } = std::mem::take(&mut *lock(&self.inner.held));
+        for (path, location, data, format) in locks {
+            let item = Item {
+                path: &path,
+                data: &data,
+                location: &location,
+            };
+            let image = location.image.clone().unwrap_or_default();
+            let layer = location.layer_index.unwrap_or(u32::MAX);
+            // The image as it was once the lock's layer was applied: the newest version of the
+            // manifest from that layer or an earlier one, unless a layer up to it removed it.
+            let read = |target: &str| -> Option<Vec<u8>> {
+                beside
+                    .get(&(image.clone(), inventory::normalise_path(target)))?
+                    .iter()
+                    .filter(|(l, removed, _)| *l <= layer && removed.is_none_or(|r| r > layer))
+                    .max_by_key(|(l, _, _)| *l)
+                    .map(|(_, _, b)| b.clone())
+            };
+            self.detect_read(&item, format, Some(&read), out);
+        }
+    }
+}
+
+impl DepsDetector {
+    /// Keep a manifest a lock in the same image may read beside it.
+    fn hold_beside(&self, item: &Item<'_>) {
+        let mut held = lock(&self.inner.held);
+        if held.bytes + item.data.len() > MAX_HELD_BYTES {
+            return;
+        }
+        held.bytes += item.data.len();
+        let key = (
+            item.location.image.clone().unwrap_or_default(),
+            inventory::normalise_path(item.path),
+        );
+        held.beside.entry(key).or_default().push((
+            item.location.layer_index.unwrap_or(0),
+            item.location.removed_in_layer_index,
+            item.data.to_vec(),
+        ));
+    }
+
+    /// Keep a lock until its image is done; false when over [`MAX_HELD_BYTES`] (read it now).
+    fn hold_lock(&self, item: &Item<'_>, format: Format) -> bool {
+        let mut held = lock(&self.inner.held);
+        if held.bytes + item.data.len() > MAX_HELD_BYTES {
+            return false;
+        }
+        held.bytes += item.data.len();
+        held.locks.push((
+            item.path.to_string(),
+            item.location.clone(),
+            item.data.to_vec(),
+            format,
+        ));
+        true
+    }
+
+    /// Read `item` (through `read` for the files beside it, else the include reader), match its
+    /// packages and keep its inventory.
+    fn detect_read(
+        &self,
+        item: &Item<'_>,
+        format: Format,
+        read: Option<ReadBeside<'_>>,
+        out: &mut Detections,
+    ) {
+        let read = match read {
+            Some(r) => self.read_manifest_via(item, format, Some(r)),
+            None => self.read_manifest(item, format),
+        };
+        let manifest = match read {
             Ok(m) => m,
             Err(e) => {
                 let reason = match e.line {

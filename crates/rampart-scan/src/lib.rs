@@ -121,6 +121,18 @@ impl Sink for Collector<'_> {
     }
 }
 
+impl Collector<'_> {
+    /// End of a target: what the detectors held back.
+    fn finish(&self) {
+        let mut out = Detections::default();
+        for d in self.detectors {
+            d.finish(&mut out);
+        }
+        lock(&self.findings).extend(out.findings);
+        lock(&self.skipped).extend(out.skipped);
+    }
+}
+
 /// A poisoned lock only means another worker panicked; the data is still a list to report.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -191,6 +203,7 @@ impl Scanner {
                     self.scan_path(path, &opts, &expanding);
                 }
             }
+            sink.finish();
         }
         let mut findings = sink
             .findings

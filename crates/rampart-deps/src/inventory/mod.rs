@@ -582,6 +582,30 @@ fn manifest_beside(format: Format) -> Option<(&'static str, ApplyManifest)> {
     }
 }
 
+/// Whether a lock of `format` reads the manifest beside it (the project's direct dependencies,
+/// and what is for development) through [`parse_with_includes`]'s reader.
+pub fn reads_manifest_beside(format: Format) -> bool {
+    format == Format::GemfileLock || manifest_beside(format).is_some()
+}
+
+/// Whether a file at `path` is one a lock may read beside it: `package.json`, `composer.json`,
+/// `pyproject.toml`, `Gemfile`, `gems.rb` or a `.gemspec`, outside installed-package folders
+/// (`node_modules`, `site-packages`, `vendor`…, where every package has its own).
+pub fn is_manifest_beside(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let wanted = matches!(
+        name,
+        "package.json" | "composer.json" | "pyproject.toml" | "Gemfile" | "gems.rb"
+    ) || name.ends_with(".gemspec");
+    wanted
+        && !path.split('/').any(|c| {
+            matches!(
+                c,
+                "node_modules" | "site-packages" | "dist-packages" | "vendor" | ".git"
+            )
+        })
+}
+
 /// Like [`parse`], following `-r`/`--requirement` includes through `read`, which gets the include
 /// resolved against the including file's folder (`/`-separated) and returns its bytes, or `None`
 /// when it is not available. Includes that cannot be read, or that loop, are noted.
@@ -683,7 +707,7 @@ fn ruby_manifests(out: &mut Parsed, path: &str, read: &dyn Fn(&str) -> Option<Ve
     }
 }
 
-fn normalise_path(p: &str) -> String {
+pub(crate) fn normalise_path(p: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     let abs = p.starts_with('/');
     for part in p.split('/') {
