@@ -194,12 +194,15 @@ fn guard_check_usage_errors_exit_2_and_bad_input_does_not_crash() {
         ],
         deep.as_bytes(),
     );
+    // Nesting past the parser's limit is no crash, and no pass either: a request the checks
+    // cannot read is blocked.
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("content.unreadable_body"));
 }
 
 #[test]

@@ -1240,6 +1240,21 @@ async fn api(state: &Arc<State>, ctx: &mut Ctx, req: Request<Incoming>) -> Resul
     };
     if response_inspector.is_some() {
         rparts.headers.remove(header::CONTENT_LENGTH);
+        // Compressed bytes cannot be inspected, and the client would decompress them: refuse
+        // (the request asked for `identity`).
+        if rparts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "api_error",
+                "upstream_encoded_response",
+                "The upstream's answer was compressed and cannot be inspected by the guardrails.",
+            )
+            .decision("error:upstream_encoded_response".to_string()));
+        }
     }
     if let Ok(v) = HeaderValue::from_str(&ctx.entry.request_id) {
         rparts.headers.insert("x-request-id", v);

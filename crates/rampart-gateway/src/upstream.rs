@@ -188,7 +188,9 @@ impl Upstream {
         let mut b = Request::builder()
             .method(Method::POST)
             .uri(self.url(route, model))
-            .header(header::CONTENT_TYPE, "application/json");
+            .header(header::CONTENT_TYPE, "application/json")
+            // Answers are inspected as they arrive: ask for them uncompressed.
+            .header(header::ACCEPT_ENCODING, "identity");
         for h in PASS_HEADERS {
             if let Some(v) = client.get(*h) {
                 b = b.header(*h, v);

@@ -11,7 +11,15 @@
 //! (`data: {"error": {...}}`, or Anthropic's `event: error`). `data: [DONE]` and the end of the
 //! upstream body release everything.
 //!
-//! A non-SSE body is held whole (up to `outbound.max_response_bytes`) and checked at its end
+//! When several choices stream interleaved (`n` > 1: a chunk's `choices[0].index` above 0), the
+//! window mixes their text, so each choice is also checked on its own text: such a stream is
+//! held to its end (up to `outbound.max_response_bytes`), and a match that blocks, or one to
+//! redact that only a single choice's text holds whole, blocks it. SSE lines may end in CRLF,
+//! LF or a bare CR; a `data:` that is not JSON is checked as text (and rewritten as text).
+//!
+//! A body is SSE when it starts with an SSE field (`data:`, `event:`, `id:`, `retry:`, `:`);
+//! anything else — JSON, an error page, plain text, after a skipped byte-order mark — is held
+//! whole (up to `outbound.max_response_bytes`) and checked at its end
 //! with [`Guard::check_body`]; a block replaces it with an OpenAI-style (or Anthropic-style)
 //! error body naming the guardrail. The gateway inspects non-SSE answers whole before sending
 //! any header, so such a refusal reaches the client as a `403`.
@@ -45,6 +53,10 @@ struct Ev {
     value: Option<Value>,
     /// Text length of each slot, in walk order.
     lens: Vec<usize>,
+    /// The choice (`choices[].index`) each slot belongs to.
+    lanes: Vec<u64>,
+    /// `data:` that is not JSON, checked as one text slot.
+    plain: bool,
     /// Offset of this event's text in the scanner's window text.
     start: usize,
 }
@@ -81,6 +93,11 @@ pub struct StreamScanner {
     blocked: bool,
     excerpt: Option<String>,
     done: bool,
+    /// Several choices stream interleaved (`n` > 1): each is checked on its own text, and
+    /// events are held to the end (see [`StreamScanner::lanes_block`]).
+    multi: bool,
+    /// The tail of the text already sent, per choice.
+    lane_context: std::collections::BTreeMap<u64, String>,
 }
 
 impl std::fmt::Debug for StreamScanner {
@@ -110,6 +127,8 @@ impl StreamScanner {
             blocked: false,
             excerpt: None,
             done: false,
+            multi: false,
+            lane_context: std::collections::BTreeMap::new(),
         }
     }
 
@@ -136,14 +155,10 @@ impl StreamScanner {
                 end: true,
             };
         }
-        if self.kind == Kind::Unknown {
-            match chunk.iter().find(|b| !b.is_ascii_whitespace()) {
-                Some(b'{' | b'[') => self.kind = Kind::Json,
-                Some(_) => self.kind = Kind::Sse,
-                None => {}
-            }
-        }
         self.buf.extend_from_slice(chunk);
+        if self.kind == Kind::Unknown {
+            self.kind = sniff(&self.buf);
+        }
         match self.kind {
             Kind::Json | Kind::Unknown => {
                 if self.buf.len() > self.policy.outbound.max_response_bytes {
@@ -196,7 +211,11 @@ impl StreamScanner {
                         end: true,
                     };
                 }
-                let out = self.guard.check_body(&self.policy, Direction::Out, &body);
+                // A byte-order mark is not part of the JSON (Python's json skips it).
+                let unmarked = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&body);
+                let out = self
+                    .guard
+                    .check_body(&self.policy, Direction::Out, unmarked);
                 self.findings.extend(out.findings.iter().cloned());
                 if out.action == Action::Block {
                     self.blocked = true;
@@ -241,8 +260,7 @@ impl StreamScanner {
     fn enqueue(&mut self, raw: Vec<u8>) -> bool {
         let mut data = Vec::new();
         let mut n_data = 0;
-        for line in raw.split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
+        for line in lines(&raw) {
             if let Some(d) = line.strip_prefix(b"data:") {
                 if n_data > 0 {
                     data.push(b'\n');
@@ -259,32 +277,113 @@ impl StreamScanner {
             raw,
             value: None,
             lens: Vec::new(),
+            lanes: Vec::new(),
+            plain: false,
             start,
         };
-        if n_data > 0
-            && !is_done
-            && let Ok(mut v) = serde_json::from_slice::<Value>(&data)
-        {
-            let mut list = Vec::new();
-            let mut unknown = Vec::new();
-            slots(&mut v, &mut list, &mut unknown);
-            if !list.is_empty() {
-                for s in &list {
-                    self.text.push_str(s.text);
-                    self.unscanned += s.text.len();
-                    ev.lens.push(s.text.len());
+        if n_data > 0 && !is_done {
+            match serde_json::from_slice::<Value>(&data) {
+                Ok(mut v) => {
+                    // In a chunk, `choices` holds one entry whose `index` says which choice.
+                    let index: Vec<u64> = v["choices"].as_array().map_or(Vec::new(), |a| {
+                        a.iter().map(|c| c["index"].as_u64().unwrap_or(0)).collect()
+                    });
+                    let mut list = Vec::new();
+                    let mut unknown = Vec::new();
+                    slots(&mut v, &mut list, &mut unknown);
+                    if !list.is_empty() {
+                        for s in &list {
+                            let lane = choice_of(&s.path)
+                                .and_then(|k| index.get(k).copied())
+                                .unwrap_or(0);
+                            self.multi |= lane != 0;
+                            self.text.push_str(s.text);
+                            self.unscanned += s.text.len();
+                            ev.lens.push(s.text.len());
+                            ev.lanes.push(lane);
+                        }
+                        drop(list);
+                        ev.value = Some(v);
+                    }
                 }
-                drop(list);
-                ev.value = Some(v);
+                // Not JSON: its text is still text the client reads.
+                Err(_) => {
+                    let t = String::from_utf8_lossy(&data);
+                    self.text.push_str(&t);
+                    self.unscanned += t.len();
+                    ev.lens.push(t.len());
+                    ev.lanes.push(0);
+                    ev.plain = true;
+                }
             }
         }
         self.queue.push_back(ev);
         is_done
     }
 
+    /// With interleaved choices, each choice's own text (after what was sent of it) checked
+    /// alone: the first finding that blocks, or that redacts text the interleaved window does
+    /// not hold whole (so its redaction cannot be written), blocks the stream.
+    fn lanes_block(&mut self) -> Option<(Finding, String)> {
+        let mut lanes: std::collections::BTreeMap<u64, String> = self.lane_context.clone();
+        for ev in &self.queue {
+            let mut a = ev.start;
+            for (&len, &lane) in ev.lens.iter().zip(&ev.lanes) {
+                lanes
+                    .entry(lane)
+                    .or_default()
+                    .push_str(&self.text[a..a + len]);
+                a += len;
+            }
+        }
+        let window = format!("{}{}", self.context, self.text);
+        for text in lanes.values() {
+            let mut found = Vec::new();
+            self.guard
+                .text_findings(&self.policy, Direction::Out, text, None, &mut found);
+            for mut f in found {
+                let whole = f
+                    .start
+                    .zip(f.end)
+                    .and_then(|(s, e)| text.get(s..e))
+                    .is_some_and(|m| window.contains(m));
+                if f.action == Action::Block || (f.action == Action::Redact && !whole) {
+                    let range = f.start.zip(f.end).map(|(s, e)| s..e);
+                    let excerpt = self.guard.excerpt(text, range, 160);
+                    if f.action == Action::Redact {
+                        f.action = Action::Block;
+                        f.note.push_str(
+                            "; split between interleaved choices, so it cannot be redacted",
+                        );
+                    }
+                    f.start = None;
+                    f.end = None;
+                    return Some((f, excerpt));
+                }
+            }
+        }
+        None
+    }
+
     fn process(&mut self, last: bool) -> StreamOutput {
         if self.queue.is_empty() {
             return StreamOutput::default();
+        }
+        if self.multi {
+            if !last {
+                let held: usize = self.queue.iter().map(|e| e.raw.len()).sum();
+                if held > self.policy.outbound.max_response_bytes {
+                    let f = crate::body::response_too_large(
+                        held,
+                        self.policy.outbound.max_response_bytes,
+                    );
+                    return self.block(f, String::new());
+                }
+                return StreamOutput::default();
+            }
+            if let Some((f, excerpt)) = self.lanes_block() {
+                return self.block(f, excerpt);
+            }
         }
         // Check once per quarter window of new text, not per delta: nothing is released
         // before a check has covered it, so waiting only holds bytes a little longer.
@@ -372,8 +471,22 @@ impl StreamScanner {
                 break;
             };
             cut = end;
-            if ev.value.is_none() || !spans.iter().any(|(s, e, _)| *s < end && *e > ev.start) {
+            let mut a = ev.start;
+            for (&len, &lane) in ev.lens.iter().zip(&ev.lanes) {
+                let c = self.lane_context.entry(lane).or_default();
+                c.push_str(&self.text[a..a + len]);
+                keep_tail(c);
+                a += len;
+            }
+            if (ev.value.is_none() && !ev.plain)
+                || !spans.iter().any(|(s, e, _)| *s < end && *e > ev.start)
+            {
                 out.extend_from_slice(&ev.raw);
+                continue;
+            }
+            if ev.plain {
+                let new = rewrite(&self.text, ev.start, end, &spans, &mut sent_upto);
+                out.extend_from_slice(&rebuild_plain(&ev, &new));
                 continue;
             }
             let mut news = Vec::new();
@@ -405,13 +518,7 @@ impl StreamScanner {
                 ev.start -= cut;
             }
             self.context.push_str(&sent);
-            if self.context.len() > CONTEXT {
-                let mut from = self.context.len() - CONTEXT;
-                while !self.context.is_char_boundary(from) {
-                    from += 1;
-                }
-                self.context.drain(..from);
-            }
+            keep_tail(&mut self.context);
         }
         StreamOutput {
             bytes: out,
@@ -467,8 +574,7 @@ fn rewrite(
 /// An event with its `data:` JSON replaced (other lines kept).
 fn rebuild(ev: &Ev) -> Vec<u8> {
     let mut out = Vec::with_capacity(ev.raw.len() + 32);
-    for line in ev.raw.split(|&b| b == b'\n') {
-        let l = line.strip_suffix(b"\r").unwrap_or(line);
+    for l in lines(&ev.raw) {
         if l.is_empty() || l.starts_with(b"data:") {
             continue;
         }
@@ -483,18 +589,117 @@ fn rebuild(ev: &Ev) -> Vec<u8> {
     out
 }
 
-/// Where the first complete event ends: (position of the delimiter, its length).
+/// Where the first complete event ends: (position of the delimiter, its length). An event ends
+/// with an empty line; SSE lines end with CRLF, LF or a bare CR.
 fn event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = memfind(buf, b"\n\n").map(|p| (p, 2));
-    let crlf = memfind(buf, b"\r\n\r\n").map(|p| (p, 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
+    let term = |i: usize| -> Option<usize> {
+        match buf.get(i)? {
+            b'\r' if buf.get(i + 1) == Some(&b'\n') => Some(2),
+            // A CR last in the buffer may be the first half of a CRLF still to come.
+            b'\r' if i + 1 == buf.len() => None,
+            b'\r' | b'\n' => Some(1),
+            _ => None,
+        }
+    };
+    let mut i = 0;
+    while i < buf.len() {
+        if matches!(buf[i], b'\r' | b'\n') {
+            let t1 = term(i)?;
+            if let Some(t2) = term(i + t1) {
+                return Some((i, t1 + t2));
+            }
+            i += t1;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The lines of an event (CRLF, LF or bare CR line ends).
+fn lines(raw: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' => {
+                out.push(&raw[from..i]);
+                i += if raw.get(i + 1) == Some(&b'\n') { 2 } else { 1 };
+                from = i;
+            }
+            b'\n' => {
+                out.push(&raw[from..i]);
+                i += 1;
+                from = i;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push(&raw[from..]);
+    out
+}
+
+/// How a response body is framed, once its first bytes say: SSE when it starts with an SSE
+/// field (`data:`, `event:`, `id:`, `retry:`, a `:` comment), else one body checked whole (JSON,
+/// or text such as an error page). A UTF-8 byte-order mark is skipped.
+fn sniff(buf: &[u8]) -> Kind {
+    let b = buf.strip_prefix(b"\xef\xbb\xbf").unwrap_or(buf);
+    let b = &b[b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len())..];
+    if b.is_empty() || (buf.len() < 3 && b"\xef\xbb\xbf".starts_with(buf)) {
+        return Kind::Unknown;
+    }
+    if b[0] == b':' {
+        return Kind::Sse;
+    }
+    for field in [&b"data:"[..], b"event:", b"id:", b"retry:"] {
+        if b.starts_with(field) {
+            return Kind::Sse;
+        }
+        if field.starts_with(b) {
+            return Kind::Unknown;
+        }
+    }
+    Kind::Json
+}
+
+/// `choices[K]…` → K.
+fn choice_of(path: &str) -> Option<usize> {
+    let rest = path.strip_prefix("choices[")?;
+    rest[..rest.find(']')?].parse().ok()
+}
+
+/// Keep the last [`CONTEXT`] bytes of `s` (at a character boundary).
+fn keep_tail(s: &mut String) {
+    if s.len() > CONTEXT {
+        let mut from = s.len() - CONTEXT;
+        while !s.is_char_boundary(from) {
+            from += 1;
+        }
+        s.drain(..from);
     }
 }
 
-fn memfind(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
+/// A non-JSON `data:` event with its text replaced (other lines kept).
+fn rebuild_plain(ev: &Ev, text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ev.raw.len() + 32);
+    for l in lines(&ev.raw) {
+        if l.is_empty() || l.starts_with(b"data:") {
+            continue;
+        }
+        out.extend_from_slice(l);
+        out.push(b'\n');
+    }
+    for l in text.split('\n') {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(l.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out
 }
 
 fn message(rule: &str) -> String {
@@ -689,6 +894,71 @@ mod tests {
     }
 
     #[test]
+    fn interleaved_choices_are_each_checked_whole() {
+        // `n` = 2: choice 0 carries a key in 4-byte deltas, choice 1 other text in between.
+        let stream = |text: &str| {
+            let mut all = String::new();
+            for (i, piece) in text.as_bytes().chunks(4).enumerate() {
+                let piece = std::str::from_utf8(piece).unwrap();
+                for (index, t) in [(0, piece), (1, if i % 2 == 0 { "Th" } else { "e " })] {
+                    let d = json!({"choices": [{"index": index, "delta": {"content": t}}]});
+                    all.push_str(&format!("data: {d}\n\n"));
+                }
+            }
+            all.push_str("data: [DONE]\n\n");
+            all
+        };
+        let all = stream("Here is the key: AKIAQYLPMN5HHHFPZAM2 and more");
+        let pieces: Vec<&[u8]> = all.as_bytes().chunks(50).collect();
+        let (out, s, _) = run(Policy::builtin(), &pieces);
+        assert!(s.blocked(), "{}", String::from_utf8_lossy(&out));
+        assert!(!String::from_utf8_lossy(&out).contains("AKIA"));
+        // Clean interleaved choices pass byte for byte (held to the end).
+        let clean = stream("Here is the key: the one in the vault, and more");
+        let pieces: Vec<&[u8]> = clean.as_bytes().chunks(50).collect();
+        let (out, mut s, _) = run(Policy::builtin(), &pieces);
+        assert!(!s.blocked(), "{:?}", s.take_findings());
+        assert_eq!(out, clean.as_bytes());
+    }
+
+    #[test]
+    fn text_pages_bare_cr_events_and_marked_json_are_checked() {
+        let key = "AKIAQYLPMN5HHHFPZAM2";
+        let page = format!("Error: upstream rejected Authorization: Bearer {key}\n");
+        let html = format!("<html><body>502 {key}</body></html>");
+        let marked = format!(
+            "\u{feff}{}",
+            json!({"choices": [{"message": {"role": "assistant", "content": key}}]})
+        );
+        let d = json!({"choices": [{"index": 0, "delta": {"content": key}}]});
+        let cr = format!("data: {d}\r\rdata: [DONE]\r\r");
+        let broken = format!("data: the key is {key}\n\ndata: [DONE]\n\n");
+        for body in [page, html, marked, cr, broken] {
+            let (out, s, _) = run(Policy::builtin(), &[body.as_bytes()]);
+            assert!(s.blocked(), "{body:?}");
+            assert!(!String::from_utf8_lossy(&out).contains(key), "{body:?}");
+        }
+        // SSE with bare CRs still splits into events and passes untouched when clean.
+        let clean = format!(
+            "data: {}\r\rdata: {}\r\rdata: [DONE]\r\r",
+            json!({"choices": [{"index": 0, "delta": {"content": "Hel"}}]}),
+            json!({"choices": [{"index": 0, "delta": {"content": "lo"}}]})
+        );
+        let pieces: Vec<&[u8]> = clean.as_bytes().chunks(9).collect();
+        let (out, s, _) = run(Policy::builtin(), &pieces);
+        assert!(!s.blocked());
+        assert_eq!(out, clean.as_bytes());
+        // A plain-text event with a redacted secret is rewritten, not passed.
+        let mut p = Policy::builtin();
+        p.outbound.secrets = Mode::Redact;
+        let plain = format!("data: the key is {key}\n\ndata: [DONE]\n\n");
+        let (out, s, _) = run(p, &[plain.as_bytes()]);
+        assert!(!s.blocked());
+        let out = String::from_utf8_lossy(&out);
+        assert!(!out.contains(key) && out.contains("[REDACTED:"), "{out}");
+    }
+
+    #[test]
     fn garbage_streams_do_not_panic() {
         let mut s = StreamScanner::new(Arc::new(Guard::new()), Arc::new(Policy::builtin()), false);
         for c in [
@@ -701,7 +971,8 @@ mod tests {
             let _ = s.push(c);
         }
         let _ = s.finish();
-        let big = vec![b'a'; MAX_EVENT + 10];
+        let mut big = b"data: ".to_vec();
+        big.resize(MAX_EVENT + 10, b'a');
         let mut s = StreamScanner::new(Arc::new(Guard::new()), Arc::new(Policy::builtin()), false);
         let o = s.push(&big);
         assert!(o.end && s.blocked());
