@@ -253,6 +253,19 @@ fn keys_commands_show_a_key_once_and_never_again() {
     );
     let key = last_line(&out);
     assert!(key.starts_with("rk-") && key.len() == 41, "{key}");
+    let past = rampart(
+        dir.path(),
+        &[
+            "keys",
+            "create",
+            "--name",
+            "late",
+            "--expires",
+            "2026-01-01",
+        ],
+    );
+    assert_eq!(past.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&past.stderr).contains("--expires: 2026-01-01 is in the past"));
     let list = rampart(dir.path(), &["keys", "list", "--format", "json"]);
     assert!(list.status.success());
     let text = String::from_utf8_lossy(&list.stdout);

@@ -885,31 +885,62 @@ fn mask_pii(text: &str) -> String {
 }
 
 fn redact_body(state: &State, body: &[u8]) -> String {
-    let cut = &body[..body.len().min(state.max_logged_body)];
-    let mut out = Vec::with_capacity(cut.len());
-    let mut at = 0;
-    if let Some(rs) = &state.redactor {
-        let mut ms = rs.scan(cut);
-        ms.sort_by_key(|m| m.secret.start);
-        for m in ms {
-            if m.secret.start < at {
-                continue;
-            }
-            out.extend_from_slice(&cut[at..m.secret.start]);
-            let secret = String::from_utf8_lossy(&cut[m.secret.clone()]);
-            out.extend_from_slice(rampart_core::redact(&secret).as_bytes());
-            at = m.secret.end;
+    // Redact the text a JSON body decodes to, not its bytes: a secret written with escapes
+    // (`\/`, `\u0041`) does not match as bytes, and the audit log cannot be edited afterwards.
+    let mut s = match serde_json::from_slice::<Value>(body) {
+        Ok(mut v) => {
+            redact_strings(state, &mut v);
+            v.to_string()
         }
-    }
-    out.extend_from_slice(&cut[at..]);
-    let mut s = String::from_utf8_lossy(&out).into_owned();
-    if !state.log_pii {
-        s = mask_pii(&s);
-    }
-    if body.len() > cut.len() {
+        // Not JSON we can read: its escapes could hide a secret from a byte scan.
+        Err(_) if body.contains(&b'\\') => {
+            return format!(
+                "[body of {} bytes not logged: not JSON the redactor can read, and it holds escapes]",
+                body.len()
+            );
+        }
+        Err(_) => redact_text(state, &String::from_utf8_lossy(body)),
+    };
+    if s.len() > state.max_logged_body {
+        let mut cut = state.max_logged_body;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
         s.push_str("…[truncated]");
     }
     s
+}
+
+fn redact_strings(state: &State, v: &mut Value) {
+    match v {
+        Value::String(t) => *t = redact_text(state, t),
+        Value::Array(a) => a.iter_mut().for_each(|x| redact_strings(state, x)),
+        Value::Object(m) => m.values_mut().for_each(|x| redact_strings(state, x)),
+        _ => {}
+    }
+}
+
+fn redact_text(state: &State, text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    if let Some(rs) = &state.redactor {
+        let mut ms = rs.scan(text.as_bytes());
+        ms.sort_by_key(|m| m.secret.start);
+        for m in ms {
+            if m.secret.start < at
+                || !text.is_char_boundary(m.secret.start)
+                || !text.is_char_boundary(m.secret.end)
+            {
+                continue;
+            }
+            out.push_str(&text[at..m.secret.start]);
+            out.push_str(&rampart_core::redact(&text[m.secret.clone()]));
+            at = m.secret.end;
+        }
+    }
+    out.push_str(&text[at..]);
+    if state.log_pii { out } else { mask_pii(&out) }
 }
 
 async fn api(state: &Arc<State>, ctx: &mut Ctx, req: Request<Incoming>) -> Result<Done, ApiError> {

@@ -904,4 +904,27 @@ async fn bodies_are_logged_only_redacted() {
         body.contains("[PII:email]") && body.contains("order 5591"),
         "{body}"
     );
+    // Written with JSON escapes (`\u0067…`), the same token is still redacted: the log holds
+    // the decoded text, redacted, not the escaped bytes.
+    let escaped: String = leaked
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    let raw = format!(
+        r#"{{"model":"gpt-mock","messages":[{{"role":"user","content":"escaped {escaped} here"}}]}}"#
+    );
+    let r = send(gw.addr, "POST", "/v1/chat/completions", Some(&key), &raw).await;
+    assert_eq!(r.status, 200);
+    let recs = gw.audit().await;
+    let body = recs
+        .iter()
+        .filter_map(|r| r["body"].as_str())
+        .find(|b| b.contains("escaped "))
+        .unwrap()
+        .to_string();
+    assert!(
+        !body.contains(&leaked) && !body.contains(&escaped[..60]),
+        "{body}"
+    );
+    assert!(body.contains("ghp_"), "{body}");
 }

@@ -83,6 +83,18 @@ impl Store {
             // Let SQLite report the error if this fails: its message names the file.
             let _ = std::fs::create_dir_all(parent);
         }
+        // The store holds the audit trail (request bodies when logged), incidents and key
+        // hashes: a new file is readable by its owner only (SQLite gives its -wal and -shm
+        // files the same mode). An existing file keeps the mode its owner chose.
+        #[cfg(unix)]
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path);
+        }
         let conn = rusqlite::Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -148,6 +160,12 @@ mod tests {
         assert!(path.exists());
         assert_eq!(store.schema_version().unwrap(), migrate::LATEST);
         assert_eq!(store.journal_mode().unwrap().to_lowercase(), "wal");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{mode:o}");
+        }
         drop(store);
         // Reopening is a no-op migration.
         let store = Store::open(&path).unwrap();

@@ -163,10 +163,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             };
             let expires_ms = match expires {
                 None => None,
-                Some(e) => Some(
-                    parse_time(&e, now_ms(), true)
-                        .map_err(|m| anyhow::anyhow!("--expires: {m}"))?,
-                ),
+                Some(e) => {
+                    let at = parse_time(&e, now_ms(), true)
+                        .map_err(|m| anyhow::anyhow!("--expires: {m}"))?;
+                    // A key that is expired when made is a typo, not a key.
+                    if at <= now_ms() {
+                        bail!("--expires: {e} is in the past");
+                    }
+                    Some(at)
+                }
             };
             let spec = KeySpec {
                 name,
