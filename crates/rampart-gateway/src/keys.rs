@@ -227,6 +227,10 @@ pub struct KeyRuntime {
     pub(crate) spent_nanos: AtomicI64,
     /// Start of the budget period `spent_nanos` counts (ms).
     pub(crate) period_start_ms: AtomicI64,
+    /// Estimated spend of the requests in flight, nano-USD (see [`crate::limits::Estimate`]).
+    pub(crate) reserved_nanos: AtomicI64,
+    /// Estimated tokens of the requests in flight.
+    pub(crate) reserved_tokens: std::sync::atomic::AtomicU64,
 }
 
 /// One loaded key.

@@ -6,6 +6,13 @@
 //! per limit and gives an exact `Retry-After`. Tokens are only known once a response ends, so a
 //! request is admitted while the key's token window has room and its tokens are charged when it
 //! ends. Spend works the same way against the budget of the current period.
+//!
+//! So that many requests sent at once cannot all pass a nearly spent budget (or a nearly full
+//! token window) before any of them is charged, each admitted request also *reserves* an
+//! estimate of its tokens and spend ([`Estimate`]: its prompt at 4 bytes a token, plus its
+//! `max_tokens`, or 256 when it sets none) until it ends. A request is refused when the
+//! reservations of those in flight and its own would pass the limit; one alone is still admitted
+//! while the limit is not reached, as before.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -171,15 +178,30 @@ pub struct LimitHit {
     pub retry_after_secs: u64,
 }
 
-/// A concurrency slot; released on drop.
+/// What an admitted request is expected to use, reserved until it ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Estimate {
+    /// Tokens (prompt and completion).
+    pub tokens: u64,
+    /// Spend, nano-USD.
+    pub nanos: i64,
+}
+
+/// A concurrency slot and the request's reservation; released on drop.
 #[derive(Debug)]
 pub struct Permit {
     runtime: Arc<KeyRuntime>,
+    reserved: Estimate,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.runtime.inflight.fetch_sub(1, Ordering::AcqRel);
+        let rt = &self.runtime;
+        rt.inflight.fetch_sub(1, Ordering::AcqRel);
+        rt.reserved_tokens
+            .fetch_sub(self.reserved.tokens, Ordering::AcqRel);
+        rt.reserved_nanos
+            .fetch_sub(self.reserved.nanos, Ordering::AcqRel);
     }
 }
 
@@ -201,21 +223,35 @@ fn budget_spent(key: &KeyEntry, now_ms: i64) -> (i64, i64) {
     (rt.spent_nanos.load(Ordering::Acquire), end)
 }
 
-/// Admit one request for `key` at `now_ms`, or say which limit refuses it.
-pub fn admit(key: &KeyEntry, now_ms: i64) -> Result<Permit, LimitHit> {
+/// Admit one request for `key` at `now_ms` expected to use `est`, or say which limit refuses it.
+pub fn admit(key: &KeyEntry, now_ms: i64, est: Estimate) -> Result<Permit, LimitHit> {
     let rec = &key.record;
     let rt = &key.runtime;
+    // One lock for the checks and the reservation, so that concurrent requests see each
+    // other's reservations.
+    let mut w = match rt.windows.lock() {
+        Ok(w) => w,
+        Err(p) => p.into_inner(),
+    };
     if let Some(budget) = rec.budget_nanos {
         let (spent, end) = budget_spent(key, now_ms);
+        let reserved = rt.reserved_nanos.load(Ordering::Acquire);
+        let until_end = if end == i64::MAX {
+            86_400
+        } else {
+            ((end - now_ms) / 1000).max(1) as u64
+        };
         if spent >= budget {
-            let retry = if end == i64::MAX {
-                86_400
-            } else {
-                ((end - now_ms) / 1000).max(1) as u64
-            };
             return Err(LimitHit {
                 limit: Limit::Budget,
-                retry_after_secs: retry,
+                retry_after_secs: until_end,
+            });
+        }
+        if reserved > 0 && spent.saturating_add(reserved).saturating_add(est.nanos) > budget {
+            // Requests in flight may leave room when they end.
+            return Err(LimitHit {
+                limit: Limit::Budget,
+                retry_after_secs: 1,
             });
         }
     }
@@ -231,23 +267,29 @@ pub fn admit(key: &KeyEntry, now_ms: i64) -> Result<Permit, LimitHit> {
     } else {
         rt.inflight.fetch_add(1, Ordering::AcqRel);
     }
-    let permit = Permit {
+    let mut permit = Permit {
         runtime: Arc::clone(rt),
+        reserved: Estimate::default(),
     };
     if rec.rpm.is_some() || rec.tpm.is_some() {
-        let mut w = match rt.windows.lock() {
-            Ok(w) => w,
-            Err(p) => p.into_inner(),
-        };
         w.requests.roll(now_ms);
         w.tokens.roll(now_ms);
-        if let Some(tpm) = rec.tpm
-            && w.tokens.estimate(now_ms) >= tpm as f64 - 1e-6
-        {
-            return Err(LimitHit {
-                limit: Limit::Tpm,
-                retry_after_secs: w.tokens.retry_after(now_ms, tpm.saturating_sub(1), 0),
-            });
+        if let Some(tpm) = rec.tpm {
+            let reserved = rt.reserved_tokens.load(Ordering::Acquire);
+            let used = w.tokens.estimate(now_ms);
+            if used >= tpm as f64 - 1e-6 {
+                return Err(LimitHit {
+                    limit: Limit::Tpm,
+                    retry_after_secs: w.tokens.retry_after(now_ms, tpm.saturating_sub(1), 0),
+                });
+            }
+            if reserved > 0 && used + (reserved + est.tokens) as f64 > tpm as f64 + 1e-6 {
+                // Requests in flight may leave room when they end.
+                return Err(LimitHit {
+                    limit: Limit::Tpm,
+                    retry_after_secs: 1,
+                });
+            }
         }
         if let Some(rpm) = rec.rpm {
             if w.requests.estimate(now_ms) + 1.0 > rpm as f64 + 1e-6 {
@@ -258,6 +300,14 @@ pub fn admit(key: &KeyEntry, now_ms: i64) -> Result<Permit, LimitHit> {
             }
             w.requests.current += 1;
         }
+    }
+    if rec.tpm.is_some() {
+        rt.reserved_tokens.fetch_add(est.tokens, Ordering::AcqRel);
+        permit.reserved.tokens = est.tokens;
+    }
+    if rec.budget_nanos.is_some() {
+        rt.reserved_nanos.fetch_add(est.nanos, Ordering::AcqRel);
+        permit.reserved.nanos = est.nanos;
     }
     Ok(permit)
 }
@@ -304,9 +354,9 @@ mod tests {
             ..Default::default()
         });
         for _ in 0..3 {
-            drop(admit(&k, T0).unwrap());
+            drop(admit(&k, T0, Estimate::default()).unwrap());
         }
-        let hit = admit(&k, T0).unwrap_err();
+        let hit = admit(&k, T0, Estimate::default()).unwrap_err();
         assert_eq!(hit.limit, Limit::Rpm);
         // The current minute ends in 20 s; after it the 3 requests still weigh 3·(1 − t/60).
         assert!(
@@ -315,9 +365,9 @@ mod tests {
         );
         // After the retry-after, a request is admitted again.
         let later = T0 + hit.retry_after_secs as i64 * 1000;
-        assert!(admit(&k, later).is_ok());
+        assert!(admit(&k, later, Estimate::default()).is_ok());
         // Two minutes later everything is forgotten.
-        assert!(admit(&k, T0 + 130_000).is_ok());
+        assert!(admit(&k, T0 + 130_000, Estimate::default()).is_ok());
     }
 
     #[test]
@@ -327,11 +377,14 @@ mod tests {
             max_concurrency: Some(2),
             ..Default::default()
         });
-        let a = admit(&k, T0).unwrap();
-        let _b = admit(&k, T0).unwrap();
-        assert_eq!(admit(&k, T0).unwrap_err().limit, Limit::Concurrency);
+        let a = admit(&k, T0, Estimate::default()).unwrap();
+        let _b = admit(&k, T0, Estimate::default()).unwrap();
+        assert_eq!(
+            admit(&k, T0, Estimate::default()).unwrap_err().limit,
+            Limit::Concurrency
+        );
         drop(a);
-        assert!(admit(&k, T0).is_ok());
+        assert!(admit(&k, T0, Estimate::default()).is_ok());
     }
 
     #[test]
@@ -343,9 +396,9 @@ mod tests {
             budget_period: BudgetPeriod::Day,
             ..Default::default()
         });
-        drop(admit(&k, T0).unwrap());
+        drop(admit(&k, T0, Estimate::default()).unwrap());
         charge(&k, T0, 150, 0);
-        let hit = admit(&k, T0).unwrap_err();
+        let hit = admit(&k, T0, Estimate::default()).unwrap_err();
         assert_eq!(hit.limit, Limit::Tpm);
         assert!(hit.retry_after_secs >= 1);
         let k2 = key(KeySpec {
@@ -354,12 +407,57 @@ mod tests {
             budget_period: BudgetPeriod::Day,
             ..Default::default()
         });
-        drop(admit(&k2, T0).unwrap());
+        drop(admit(&k2, T0, Estimate::default()).unwrap());
         charge(&k2, T0, 0, 1_000);
-        let hit = admit(&k2, T0).unwrap_err();
+        let hit = admit(&k2, T0, Estimate::default()).unwrap_err();
         assert_eq!(hit.limit, Limit::Budget);
         // The next day the budget is fresh.
-        assert!(admit(&k2, T0 + 86_400_000).is_ok());
+        assert!(admit(&k2, T0 + 86_400_000, Estimate::default()).is_ok());
+    }
+
+    #[test]
+    fn requests_in_flight_reserve_their_estimate_against_budget_and_tokens() {
+        // A budget for about 1.3 requests: 40 sent at once, none yet charged.
+        let k = key(KeySpec {
+            name: "k".into(),
+            budget_usd: Some(0.000_01),
+            ..Default::default()
+        });
+        let est = Estimate {
+            tokens: 30,
+            nanos: 7_500,
+        };
+        let permits: Vec<_> = (0..40).filter_map(|_| admit(&k, T0, est).ok()).collect();
+        // 7,500 + 7,500 > 10,000: the first is admitted alone, no second fits beside it.
+        assert_eq!(permits.len(), 1);
+        let hit = admit(&k, T0, est).unwrap_err();
+        assert_eq!((hit.limit, hit.retry_after_secs), (Limit::Budget, 1));
+        // It ends and is charged: the reservation is gone, the spend counts, and the next one
+        // is admitted (the budget is not yet reached), then it is.
+        for p in permits {
+            charge(&k, T0, 30, 7_500);
+            drop(p);
+        }
+        assert_eq!(k.runtime.reserved_nanos.load(Ordering::Acquire), 0);
+        let p = admit(&k, T0, est).unwrap();
+        charge(&k, T0, 30, 7_500);
+        drop(p);
+        let hit = admit(&k, T0, est).unwrap_err();
+        assert_eq!((hit.limit, hit.retry_after_secs), (Limit::Budget, 86_400));
+
+        let k = key(KeySpec {
+            name: "k".into(),
+            tpm: Some(30),
+            ..Default::default()
+        });
+        let est = Estimate {
+            tokens: 20,
+            nanos: 0,
+        };
+        let a = admit(&k, T0, est).unwrap();
+        assert_eq!(admit(&k, T0, est).unwrap_err().limit, Limit::Tpm);
+        drop(a);
+        assert!(admit(&k, T0, est).is_ok());
     }
 
     #[test]

@@ -861,6 +861,8 @@ pub(crate) fn admin_enabled(state: &State) -> bool {
 struct Probe {
     model: Option<String>,
     stream: Option<bool>,
+    max_tokens: Option<u64>,
+    max_completion_tokens: Option<u64>,
 }
 
 /// Personal data in a logged body replaced by `[PII:kind]` (the guardrails' detectors, with
@@ -1132,7 +1134,23 @@ async fn api(state: &Arc<State>, ctx: &mut Ctx, req: Request<Incoming>) -> Resul
         )
         .decision("upstream:no-key".to_string()));
     }
-    let permit = limits::admit(&key, ctx.entry.ts_ms).map_err(|hit| {
+    // Reserved while the request runs (see `limits`): its prompt at 4 bytes a token, and what
+    // it may generate (`max_tokens`, else a guess of 256; embeddings generate nothing).
+    let completion = match route {
+        Route::Embeddings | Route::CountTokens => 0,
+        _ => probe
+            .max_completion_tokens
+            .or(probe.max_tokens)
+            .unwrap_or(256),
+    };
+    let prompt = body.len().div_ceil(4) as u64;
+    let est = limits::Estimate {
+        tokens: prompt.saturating_add(completion),
+        nanos: (prompt as f64 * model.in_nanos + completion as f64 * model.out_nanos)
+            .round()
+            .min(i64::MAX as f64) as i64,
+    };
+    let permit = limits::admit(&key, ctx.entry.ts_ms, est).map_err(|hit| {
         state.metrics.limit_hit(hit.limit);
         let (kind, code, msg) = match hit.limit {
             limits::Limit::Budget => (
