@@ -158,7 +158,8 @@ impl Guard {
     /// Check a JSON request (`Direction::In`) or response (`Direction::Out`) body.
     ///
     /// A request body that is not JSON the checks can read (not UTF-8, a lone surrogate escape,
-    /// nesting deeper than serde_json's limit of 128) is blocked (`content.unreadable_body`). A
+    /// nesting deeper than serde_json's limit of 128, an object with a key twice — parsers
+    /// disagree on which one counts) is blocked (`content.unreadable_body`). A
     /// response body that is not JSON is checked as text; it cannot be rewritten, so a
     /// redaction becomes a block.
     pub fn check_body(&self, policy: &Policy, dir: Direction, body: &[u8]) -> BodyOutcome {
@@ -177,7 +178,12 @@ impl Guard {
             ));
             return done(findings, None, None, false);
         }
-        let mut value: Value = match serde_json::from_slice(body) {
+        let parsed = if dir == Direction::In {
+            parse_request(body)
+        } else {
+            serde_json::from_slice(body)
+        };
+        let mut value: Value = match parsed {
             Ok(v) => v,
             // A request the checks cannot read is not forwarded: the provider's parser may
             // read what ours could not (a lone `\ud800` escape, nesting past 128 levels), and
@@ -327,6 +333,77 @@ fn done(
     }
 }
 
+/// A request body as JSON, refusing an object with the same key twice: this parser keeps the
+/// last, some providers' keep the first, so the text checked would not be the text sent.
+fn parse_request(body: &[u8]) -> Result<Value, serde_json::Error> {
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct Strict(Value);
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(StrictVisitor).map(Strict)
+        }
+    }
+
+    struct StrictVisitor;
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Strict(v)) = seq.next_element()? {
+                out.push(v);
+            }
+            Ok(Value::Array(out))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut out = serde_json::Map::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if out.contains_key(&k) {
+                    return Err(de::Error::custom(format!("the key `{k}` appears twice")));
+                }
+                let Strict(v) = map.next_value()?;
+                out.insert(k, v);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+
+    let mut d = serde_json::Deserializer::from_slice(body);
+    let Strict(v) = Strict::deserialize(&mut d)?;
+    d.end()?;
+    Ok(v)
+}
+
 /// The block for an answer larger than the guardrails hold to check whole (`len` bytes so far).
 pub(crate) fn response_too_large(len: usize, max: usize) -> Finding {
     Finding {
@@ -449,6 +526,17 @@ mod tests {
             assert_eq!(out.action, Action::Block, "{body}");
             assert_eq!(out.findings[0].rule, "content.unreadable_body");
         }
+        // An object with a key twice: which one the provider reads is the provider's choice.
+        let body = format!(
+            r#"{{"model":"m","messages":[{{"role":"user","content":"{escaped}"}}],"messages":[{{"role":"user","content":"hi"}}]}}"#
+        );
+        let out = g.check_body(&p, Direction::In, body.as_bytes());
+        assert_eq!(out.action, Action::Block);
+        assert!(
+            out.findings[0].note.contains("`messages` appears twice"),
+            "{:?}",
+            out.findings
+        );
         // The same text, readable, is the injection it is.
         let body =
             format!(r#"{{"model":"m","messages":[{{"role":"user","content":"{escaped}"}}]}}"#);
