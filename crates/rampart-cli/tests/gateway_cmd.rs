@@ -417,8 +417,51 @@ fn audit_verify_names_the_tampered_record() {
     let ok = rampart(dir.path(), &["audit", "verify"]);
     assert_eq!(ok.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("audit chain intact: 6 records"));
-    // Edit record 4 behind the gateway's back (dropping the append-only trigger first).
+    // A head kept elsewhere: cutting the last two records and moving the stored head to the
+    // new last one leaves a chain that verifies on its own, but not against the kept head.
+    let head = String::from_utf8_lossy(&ok.stdout)
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let ok = rampart(dir.path(), &["audit", "verify", "--head", &head]);
+    assert_eq!(ok.status.code(), Some(0));
     let db = dir.path().join("rampart.db");
+    let copy = dir.path().join("cut.db");
+    std::fs::copy(&db, &copy).unwrap();
+    {
+        let c = rusqlite::Connection::open(&copy).unwrap();
+        c.execute_batch(
+            "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq > 4;
+             UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4);",
+        )
+        .unwrap();
+    }
+    let alone = rampart(dir.path(), &["audit", "verify", "--db", "cut.db"]);
+    assert_eq!(
+        alone.status.code(),
+        Some(0),
+        "a consistent cut verifies on its own"
+    );
+    let kept = rampart(
+        dir.path(),
+        &["audit", "verify", "--db", "cut.db", "--head", &head],
+    );
+    assert_eq!(
+        kept.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&kept.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&kept.stdout).contains("the head kept elsewhere"),
+        "{}",
+        String::from_utf8_lossy(&kept.stdout)
+    );
+    let bad_arg = rampart(dir.path(), &["audit", "verify", "--head", "xyz"]);
+    assert_eq!(bad_arg.status.code(), Some(2));
+    // Edit record 4 behind the gateway's back (dropping the append-only trigger first).
     {
         let c = rusqlite::Connection::open(&db).unwrap();
         c.execute_batch(

@@ -14,7 +14,8 @@
 //! [`AuditLog::verify_audit`] walks the chain and names the first record that was edited,
 //! reordered, inserted or deleted, and notices records cut from the end through the head.
 //! For protection against an attacker who rewrites the whole chain, keep the head hash somewhere
-//! else (the gateway prints it when it stops; `rampart audit verify` prints it) and compare.
+//! else (the gateway prints it when it stops; `rampart audit verify` prints it) and check
+//! against it with `rampart audit verify --head HASH`.
 
 use crate::{Store, StoreError};
 use sha2::{Digest, Sha256};

@@ -35,6 +35,11 @@ enum Command {
         /// Output format: text or json.
         #[arg(long, default_value = "text")]
         format: String,
+        /// A head hash kept outside the database (the gateway prints `audit chain head: record N
+        /// hash H` when it stops; `verify` prints it too): exit 1 unless the chain still holds
+        /// that record, so cutting the tail and its head, or rewriting the whole chain, is seen.
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
         #[command(flatten)]
         source: Source,
     },
@@ -116,9 +121,43 @@ pub(crate) fn open(source: &Source) -> anyhow::Result<Store> {
 /// Run the command; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
-        Command::Verify { format, source } => {
+        Command::Verify {
+            format,
+            head,
+            source,
+        } => {
             let store = open(&source)?;
             let r = store.verify_audit()?;
+            let head = match head {
+                Some(h) => {
+                    let h = h.trim().to_ascii_lowercase();
+                    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        bail!("--head: `{h}` is not a 64-digit hex hash");
+                    }
+                    Some(h)
+                }
+                None => None,
+            };
+            // The kept head must still be a record of the (intact) chain.
+            let mut head_seq = None;
+            if let Some(h) = &head
+                && r.problem.is_none()
+            {
+                store.for_each_audit(
+                    AuditQuery {
+                        after_seq: None,
+                        tail: None,
+                        since_ms: None,
+                    },
+                    &mut |rec| {
+                        if head_seq.is_none() && hex(&rec.hash) == *h {
+                            head_seq = Some(rec.seq);
+                        }
+                        Ok(())
+                    },
+                )?;
+            }
+            let head_missing = head.is_some() && r.problem.is_none() && head_seq.is_none();
             // Name the record a break points at, when it still exists.
             let mut named = None;
             if let Some(p) = &r.problem {
@@ -149,10 +188,22 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                             "message": p.to_string(),
                             "request_id": named.as_ref().map(|n| n.0.clone()),
                         })),
+                        "head": head.as_ref().map(|h| serde_json::json!({
+                            "hash": h,
+                            "found": head_seq.is_some(),
+                            "seq": head_seq,
+                        })),
                     });
                     outln!("{v}");
                 }
                 "text" => match &r.problem {
+                    None if head_missing => outln!(
+                        "audit chain BROKEN: the head kept elsewhere ({}) is not in it — records after it were removed, or the chain was rewritten ({} records now, head record {} hash {})",
+                        head.as_deref().unwrap_or_default(),
+                        r.records,
+                        r.last.seq,
+                        hex(&r.last.hash)
+                    ),
                     None => outln!(
                         "audit chain intact: {} records; head record {} hash {}",
                         r.records,
@@ -171,7 +222,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 },
                 other => bail!("--format: `{other}` is not text or json"),
             }
-            Ok(u8::from(r.problem.is_some()))
+            Ok(u8::from(r.problem.is_some() || head_missing))
         }
         Command::Export(export) => export.write_jsonl(|store, since_ms, emit| {
             store.for_each_audit(
