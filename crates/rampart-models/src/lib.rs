@@ -98,7 +98,7 @@ pub fn sniff(data: &[u8]) -> Option<Format> {
     sniff_inner(data, true)
 }
 
-/// [`sniff`] for a file or archive member called `name`: a protocol 0/1 pickle that breaks off
+/// [`sniff`] for a file or archive member called `name`: a pickle without `PROTO` that breaks off
 /// after naming a global counts only under a model's extension (see
 /// [`pickle::looks_like_pickle_with`]); text files whose first line happens to read as a
 /// `GLOBAL` are not pickles.

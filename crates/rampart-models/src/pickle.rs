@@ -1861,27 +1861,75 @@ fn raw_unicode_escape_decode(b: &[u8]) -> String {
     out
 }
 
-/// True when `data` plausibly starts a pickle: a `PROTO` opcode, or a protocol 0/1 stream whose
-/// first pickle walks to `STOP` (or names a global before failing).
+/// First opcodes of a protocol 0/1 text pickle (the cheap pre-filter of
+/// [`looks_like_pickle_with`]).
+const TEXT_STARTERS: &[u8] = b"(cdl]}ti)NIKJFSVXUTGLMhgq";
+
+/// Binary opcodes that can open a pickle without a `PROTO` header: CPython's unpickler runs
+/// any opcode whatever protocol is declared, so `\x8c\x02os…` (SHORT_BINUNICODE), a `FRAME`
+/// or an `EMPTY_SET` first is as much a pickle as `\x80\x04…`. These are the opcodes that push
+/// something (or, for `FRAME`, need nothing) on an empty stack; the rest fail at once.
+const BINARY_STARTERS: &[u8] = &[
+    b'B', b'C', 0x82, 0x83, 0x84, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f, 0x95, 0x96,
+];
+
+/// True when `b0` can be the first opcode of a pickle worth walking (a cheap pre-filter).
+pub fn pickle_starter(b0: u8) -> bool {
+    b0 == 0x80 || TEXT_STARTERS.contains(&b0) || BINARY_STARTERS.contains(&b0)
+}
+
+/// True when `head`, the first bytes of a longer stream, reads as the start of a pickle: a
+/// `PROTO` opcode, a stream [`looks_like_pickle`] accepts, or a walk from a plausible first
+/// opcode that runs out of input before anything fails (used to decide whether a compressed
+/// stream is worth decompressing in full).
+pub fn looks_like_pickle_prefix(head: &[u8]) -> bool {
+    let Some(&b0) = head.first() else {
+        return false;
+    };
+    if !pickle_starter(b0) {
+        return false;
+    }
+    if looks_like_pickle(head) {
+        return true;
+    }
+    let limits = Limits {
+        max_ops: 100_000,
+        ..Limits::default()
+    };
+    let policy = Policy::builtin();
+    let mut ctx = Ctx::new(&policy, &limits);
+    let out = Walker::new(head, 0, &mut ctx, None).run();
+    matches!(out, Outcome::Error { message, .. } if message.contains("truncated"))
+}
+
+/// True when `data` plausibly starts a pickle: a `PROTO` opcode, or a stream whose first pickle
+/// walks to `STOP` (or names a global before failing).
 pub fn looks_like_pickle(data: &[u8]) -> bool {
     looks_like_pickle_with(data, true)
 }
 
-/// [`looks_like_pickle`], where `lenient` says whether a protocol 0/1 stream that names a global
-/// and then fails to parse still counts. Protocol 0 is text: a file of words, one per line,
-/// that starts with `c` or `i` reads as `GLOBAL`/`INST` (`ct\nm.j\n…`, NLTK's
-/// `abbrev_types.txt`; `inspect_evals\nregister_tooling\n`, a wheel's `top_level.txt`). So the
-/// lenient reading is kept for names that say "model" ([`crate::formats::model_extension`]) and
-/// for content without a name; anything else must walk to `STOP`.
+/// [`looks_like_pickle`], where `lenient` says whether a stream that names a global and then
+/// fails to parse still counts. Protocol 0 is text: a file of words, one per line, that starts
+/// with `c` or `i` reads as `GLOBAL`/`INST` (`ct\nm.j\n…`, NLTK's `abbrev_types.txt`;
+/// `inspect_evals\nregister_tooling\n`, a wheel's `top_level.txt`). So the lenient reading is
+/// kept for names that say "model" ([`crate::formats::model_extension`]) and for content
+/// without a name; anything else must walk to `STOP`.
+///
+/// A stream without `PROTO` that opens with a binary opcode ([`BINARY_STARTERS`]) counts when
+/// its first pickle walks to `STOP` and is the whole input, names a global, or (for a first
+/// byte that is not ASCII, so not text) spans more than 16 bytes; under any name, a stream that
+/// opens with a non-ASCII opcode and names a global the policy does not allow before failing
+/// counts too (Python has run it by then).
 pub fn looks_like_pickle_with(data: &[u8], lenient: bool) -> bool {
     if data.len() >= 2 && data[0] == 0x80 && (1..=5).contains(&data[1]) {
         return true;
     }
-    // Cheap pre-filter on the first opcode of a protocol 0/1 pickle.
+    // Cheap pre-filter on the first opcode.
     let Some(&b0) = data.first() else {
         return false;
     };
-    if !b"(cdl]}ti)NIKJFSVXUTGLMhgq".contains(&b0) {
+    let text = TEXT_STARTERS.contains(&b0);
+    if !text && !BINARY_STARTERS.contains(&b0) {
         return false;
     }
     // Text files often start with these letters: require the first pickle to walk cleanly,
@@ -1893,21 +1941,29 @@ pub fn looks_like_pickle_with(data: &[u8], lenient: bool) -> bool {
     let policy = Policy::builtin();
     let mut ctx = Ctx::new(&policy, &limits);
     let out = Walker::new(data, 0, &mut ctx, None).run();
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    };
+    let named = |g: &GlobalUse| ident(&g.module) && ident(&g.name);
     match out {
         Outcome::Stop { end, .. } => {
             // A one-opcode "pickle" like `N.` inside text is not enough evidence.
-            end >= 3 && (end == data.len() || !ctx.globals.is_empty() || end > 16)
+            end >= 3
+                && (end == data.len()
+                    || !ctx.globals.is_empty()
+                    || (end > 16 && (text || !b0.is_ascii())))
         }
-        _ if !lenient => false,
-        _ => ctx.globals.iter().any(|g| {
-            let ident = |s: &str| {
-                !s.is_empty()
-                    && s.split('.').all(|p| {
-                        !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    })
-            };
-            ident(&g.module) && ident(&g.name)
-        }),
+        _ if !lenient => {
+            !text
+                && !b0.is_ascii()
+                && ctx
+                    .globals
+                    .iter()
+                    .any(|g| g.verdict != Verdict::Allowed && named(g))
+        }
+        _ => ctx.globals.iter().any(named),
     }
 }
 

@@ -535,3 +535,49 @@ fn text_that_starts_like_protocol_0_is_not_a_pickle() {
         rules(&d)
     );
 }
+
+/// CPython's unpickler needs no `PROTO` header and runs any opcode first: a stream that starts
+/// with SHORT_BINUNICODE, FRAME or EMPTY_SET is a pickle to `pickle.load`, `torch.load`,
+/// `joblib.load` and `np.load(allow_pickle=True)` (review bypass #1).
+#[test]
+fn headerless_pickle_starting_with_a_binary_opcode() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = ModelDetector::new();
+    let body: &[u8] = b"\x8c\x02os\x8c\x06system\x93\x8c\x02id\x85R.";
+    let mut frame = vec![0x95];
+    frame.extend((body.len() as u64).to_le_bytes());
+    frame.extend(body);
+    let set_first = [&b"\x8f0"[..], body].concat();
+    let critical = |d: &Detections| d.findings.iter().any(|f| f.severity == Severity::Critical);
+    for (name, data) in [
+        ("h.pkl", body),
+        ("h.pt", body),
+        ("h.joblib", body),
+        ("h.bin", body),
+        ("h.dat", body),
+        ("frame.pkl", &frame[..]),
+        ("set.pkl", &set_first[..]),
+        ("set.dat", &set_first[..]),
+    ] {
+        let d = scan_file(&det, &write(dir.path(), name, data));
+        assert!(critical(&d), "{name}: {:?}", rules(&d));
+    }
+    // Inside a zip (as any member) and inside zlib-compressed joblib.
+    let z = zip_bytes(&[("m/weights.bin", body)], true);
+    let d = scan_file(&det, &write(dir.path(), "z.zip", &z));
+    assert!(critical(&d), "zip: {:?}", rules(&d));
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(body).unwrap();
+    let d = scan_file(&det, &write(dir.path(), "c.joblib", &enc.finish().unwrap()));
+    assert!(critical(&d), "zlib: {:?}", rules(&d));
+    // Binary data that merely starts with such a byte is not a pickle.
+    for (name, data) in [
+        ("x.dat", &b"\x8c\x02ab\xff\xfe\x00\x01"[..]),
+        ("x.bin", b"\x95\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
+        ("png.dat", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+        ("x.txt", b"Check this out. It is fine.\n"),
+    ] {
+        let d = scan_file(&det, &write(dir.path(), name, data));
+        assert!(d.findings.is_empty(), "{name}: {:?}", rules(&d));
+    }
+}

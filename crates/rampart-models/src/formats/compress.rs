@@ -33,7 +33,7 @@ fn decoder<'a>(b: &'a [u8]) -> Box<dyn Read + 'a> {
 /// Analyse a zlib/gzip stream whose content is a pickle (compressed joblib).
 pub fn analyse(sink: &mut Sink, data: &[u8], member: Option<&str>, depth: u32) {
     let mut head = Vec::new();
-    if decoder(data).take(64).read_to_end(&mut head).is_err() || !looks_like_pickle_head(&head) {
+    if decoder(data).take(4096).read_to_end(&mut head).is_err() || !looks_like_pickle_head(&head) {
         return;
     }
     let cap = sink.det.limits.max_decompressed;
@@ -68,6 +68,8 @@ pub fn analyse(sink: &mut Sink, data: &[u8], member: Option<&str>, depth: u32) {
     }
 }
 
+/// Worth decompressing in full: the start of a pickle (with or without `PROTO`) or an `.npy`
+/// array.
 fn looks_like_pickle_head(h: &[u8]) -> bool {
-    h.len() >= 2 && h[0] == 0x80 && (1..=5).contains(&h[1]) || h.starts_with(b"\x93NUMPY")
+    crate::pickle::looks_like_pickle_prefix(h) || h.starts_with(b"\x93NUMPY")
 }
