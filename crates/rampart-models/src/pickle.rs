@@ -129,6 +129,16 @@ pub enum Issue {
         /// The extension code.
         code: u32,
     },
+    /// A loader that unpickles its argument (`torch.storage._load_from_bytes`, `pickle.loads`)
+    /// is called on a value computed at load time, so the pickle it runs cannot be analysed.
+    OpaqueNested {
+        /// Offset of the call.
+        offset: usize,
+        /// The loader.
+        loader: String,
+        /// Rendering of the argument.
+        detail: String,
+    },
     /// Bytes after the last complete pickle that are not another pickle.
     Trailing {
         /// Where they start.
@@ -1075,27 +1085,80 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
             Value::Node(n) => n.borrow().items.first().cloned(),
             _ => None,
         };
-        if let Some(Value::Span(SpanKind::Bytes | SpanKind::Str, s, l)) = first {
-            self.walk_nested(
-                s,
-                l,
-                &format!("nested pickle in argument of {full} @{at}"),
-                true,
-            )?;
+        let label = format!("nested pickle in argument of {full} @{at}");
+        match first {
+            Some(Value::Span(SpanKind::Bytes | SpanKind::Str, s, l)) => {
+                self.walk_nested(s, l, &label, true)?;
+            }
+            // Numbers and None are no pickle: the loader raises.
+            Some(Value::None | Value::Bool(_) | Value::Int(_) | Value::Float) => {}
+            Some(Value::Span(SpanKind::Long, ..)) => {}
+            first => match first.as_ref().and_then(|v| self.literal_bytes(v)) {
+                Some(buf) => self.walk_nested_owned(&buf, &label)?,
+                None => {
+                    let mut detail = String::new();
+                    match &first {
+                        Some(v) => self.render(v, 0, &mut detail),
+                        None => self.render(args, 0, &mut detail),
+                    }
+                    self.ctx.issues.push(Issue::OpaqueNested {
+                        offset: at,
+                        loader: full,
+                        detail,
+                    });
+                }
+            },
         }
         Ok(())
     }
 
+    /// The bytes a loader argument evaluates to, when they are written as a literal the walker
+    /// can evaluate: a decoded protocol 0/1 string, or `_codecs.encode(<literal str>, <codec>)`,
+    /// which is how protocols 0–2 write a `bytes` object (`latin1`; `utf-8`/`ascii` also
+    /// accepted). `None` for anything computed otherwise.
+    fn literal_bytes(&self, v: &Value) -> Option<Vec<u8>> {
+        let latin1 = |t: &str| -> Option<Vec<u8>> {
+            t.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
+        };
+        match v {
+            Value::Text(t) => latin1(t),
+            Value::Node(n) => {
+                let n = n.try_borrow().ok()?;
+                if n.kind != NodeKind::Call {
+                    return None;
+                }
+                let Some(Value::Global(g)) = n.items.first() else {
+                    return None;
+                };
+                if self.ctx.globals[*g as usize].full != "_codecs.encode" {
+                    return None;
+                }
+                let Some(Value::Node(a)) = n.items.get(1) else {
+                    return None;
+                };
+                let a = a.try_borrow().ok()?;
+                if a.kind != NodeKind::Tuple || a.len > 3 {
+                    return None;
+                }
+                let text = self.str_of(a.items.first()?)?;
+                let codec = match a.items.get(1) {
+                    Some(c) => self.str_of(c)?,
+                    None => "utf-8".to_string(),
+                };
+                match codec.to_ascii_lowercase().replace('_', "-").as_str() {
+                    "latin1" | "latin-1" | "iso-8859-1" | "iso8859-1" | "l1" | "cp819" => {
+                        latin1(&text)
+                    }
+                    "utf-8" | "utf8" | "ascii" | "us-ascii" => Some(text.into_bytes()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// Walk `data[s..s+l]` as a nested pickle. `strict`: report its parse errors.
     fn walk_nested(&mut self, s: usize, l: usize, label: &str, strict: bool) -> R<()> {
-        let depth = self.depth() + 1;
-        if depth > self.ctx.limits.max_nested {
-            return self.cap_err("nested pickle depth", self.ctx.limits.max_nested as u64);
-        }
-        let label = match &self.nested {
-            Some((outer, _)) => format!("{outer} > {label}"),
-            None => label.to_string(),
-        };
         let whole: &'a [u8] = self.data;
         let data = &whole[s..s + l];
         let key = (data.as_ptr() as usize, l);
@@ -1104,20 +1167,56 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
             Some(false) if !strict => return Ok(()),
             _ => {}
         }
+        let ok = self.walk_nested_in(data, label, strict)?;
+        if self.ctx.walked.len() < 100_000 {
+            self.ctx.walked.insert(key, ok);
+        }
+        Ok(())
+    }
+
+    /// Walk bytes the walker evaluated (not a span of the input) as a nested pickle, strictly.
+    fn walk_nested_owned(&mut self, data: &[u8], label: &str) -> R<()> {
+        self.walk_nested_in(data, label, true).map(|_| ())
+    }
+
+    /// Walk `data` as the stream a loader reads: one pickle, or, when it opens with legacy
+    /// torch's magic number (what `torch.storage._load_from_bytes` gets), the four pickles that
+    /// follow it too. Returns whether it parsed.
+    fn walk_nested_in(&mut self, data: &[u8], label: &str, strict: bool) -> R<bool> {
+        let depth = self.depth() + 1;
+        if depth > self.ctx.limits.max_nested {
+            return self.cap_err("nested pickle depth", self.ctx.limits.max_nested as u64);
+        }
+        let label = match &self.nested {
+            Some((outer, _)) => format!("{outer} > {label}"),
+            None => label.to_string(),
+        };
         let before_globals = self.ctx.globals.len();
         let before_issues = self.ctx.issues.len();
-        let out = {
-            let mut w = Walker::new(data, 0, self.ctx, Some((label.clone(), depth)));
-            w.run()
+        let mut pos = 0usize;
+        let mut left = 1u32;
+        let out = loop {
+            let out = {
+                let mut w = Walker::new(data, pos, self.ctx, Some((label.clone(), depth)));
+                w.run()
+            };
+            match out {
+                Outcome::Stop { end, torch_magic } => {
+                    if pos == 0 && torch_magic {
+                        left = 5;
+                    }
+                    left -= 1;
+                    pos = end;
+                    if left == 0 || pos >= data.len() {
+                        break out;
+                    }
+                }
+                other => break other,
+            }
         };
-        if self.ctx.walked.len() < 100_000 {
-            self.ctx
-                .walked
-                .insert(key, matches!(out, Outcome::Stop { .. }));
-        }
         match out {
-            Outcome::Stop { .. } => {}
-            Outcome::Cap => return err("cap exceeded in nested pickle"),
+            Outcome::Stop { .. } => Ok(true),
+            Outcome::Cap => err("cap exceeded in nested pickle"),
             Outcome::Error { offset, message } => {
                 if strict {
                     self.ctx.issues.push(Issue::Parse {
@@ -1138,9 +1237,9 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
                         }
                     }
                 }
+                Ok(false)
             }
         }
-        Ok(())
     }
 
     // ---- joblib ----

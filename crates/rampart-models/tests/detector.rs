@@ -581,3 +581,67 @@ fn headerless_pickle_starting_with_a_binary_opcode() {
         assert!(d.findings.is_empty(), "{name}: {:?}", rules(&d));
     }
 }
+
+/// `torch.storage._load_from_bytes(b)` runs `torch.load` on `b`. Protocols 0–2 write `bytes` as
+/// `_codecs.encode(<str>, 'latin1')` (a call, not a literal), so the nested pickle must be
+/// evaluated from that; an argument computed any other way cannot be seen and is itself a
+/// finding (review bypass #7).
+#[test]
+fn load_from_bytes_with_codecs_encode_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = ModelDetector::new();
+    let inner = evil_pickle();
+    let as_text: String = inner.iter().map(|&b| b as char).collect();
+    // Protocol 2, as pickle.dumps(..., protocol=2) writes it.
+    let mut p2 =
+        b"\x80\x02ctorch.storage\n_load_from_bytes\nq\x00c_codecs\nencode\nq\x01X".to_vec();
+    p2.extend((as_text.len() as u32).to_le_bytes());
+    p2.extend(as_text.as_bytes());
+    p2.extend(b"X\x06\x00\x00\x00latin1\x86R\x85R.");
+    // Protocol 0: UNICODE is raw-unicode-escape text (bytes >= 0x80 are Latin-1 as is).
+    let mut p0 = b"ctorch.storage\n_load_from_bytes\n(c_codecs\nencode\n(V".to_vec();
+    for &b in &inner {
+        match b {
+            b'\n' => p0.extend(b"\\u000a"),
+            b'\\' => p0.extend(b"\\u005c"),
+            _ => p0.push(b),
+        }
+    }
+    p0.extend(b"\nVlatin1\ntRtR.");
+    // The payload in the second pickle of a legacy torch stream (what torch.save writes).
+    let mut legacy = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.".to_vec();
+    legacy.extend(evil_pickle());
+    let legacy_text: String = legacy.iter().map(|&b| b as char).collect();
+    let mut p2_legacy = b"\x80\x02ctorch.storage\n_load_from_bytes\nc_codecs\nencode\nX".to_vec();
+    p2_legacy.extend((legacy_text.len() as u32).to_le_bytes());
+    p2_legacy.extend(legacy_text.as_bytes());
+    p2_legacy.extend(b"X\x06\x00\x00\x00latin1\x86R\x85R.");
+    for (name, data) in [("p2.pkl", &p2), ("p0.pkl", &p0), ("legacy.pkl", &p2_legacy)] {
+        let d = scan_file(&det, &write(dir.path(), name, data));
+        let f = d
+            .findings
+            .iter()
+            .find(|f| f.rule == "pickle-dangerous-global")
+            .unwrap_or_else(|| panic!("{name}: {:?}", rules(&d)));
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.extra["globals"][0], "posix.system", "{name}");
+    }
+    // As data.pkl of a torch zip checkpoint.
+    let z = zip_bytes(&[("archive/data.pkl", &p2)], false);
+    let d = scan_file(&det, &write(dir.path(), "m.pt", &z));
+    assert!(
+        d.findings.iter().any(|f| f.severity == Severity::Critical),
+        "zip: {:?}",
+        rules(&d)
+    );
+    // An argument computed by anything else: the scanner cannot see what is unpickled.
+    let opaque: &[u8] =
+        b"\x80\x02ctorch.storage\n_load_from_bytes\ncbuiltins\nbytearray\nX\x02\x00\x00\x00ab\x85R\x85R.";
+    let d = scan_file(&det, &write(dir.path(), "opaque.pkl", opaque));
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.rule == "pickle-opaque-nested-load")
+        .unwrap_or_else(|| panic!("opaque: {:?}", rules(&d)));
+    assert!(f.severity >= Severity::High);
+}

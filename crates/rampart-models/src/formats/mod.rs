@@ -226,6 +226,18 @@ pub(crate) fn emit_pickle(sink: &mut Sink, r: &PickleReport, format: &str, membe
                 ),
                 REM_PICKLE,
             ),
+            Issue::OpaqueNested {
+                offset,
+                loader,
+                detail,
+            } => (
+                "pickle-opaque-nested-load",
+                Severity::High,
+                format!(
+                    "{format} pickle calls {loader} at offset {offset} on a value computed at load time ({detail}): it unpickles data the scanner cannot see"
+                ),
+                REM_PICKLE,
+            ),
             Issue::Trailing {
                 offset,
                 len,
