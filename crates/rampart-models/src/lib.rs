@@ -123,6 +123,11 @@ fn sniff_inner(data: &[u8], lenient: bool) -> Option<Format> {
     if b.starts_with(b"GGUF") {
         return Some(Format::Gguf);
     }
+    // A stream that walks as a pickle from its first byte is one, whatever signatures its tail
+    // holds: pickle.load stops at STOP and never reads them (polyglots; see `also_format`).
+    if pickle::looks_like_pickle_with(b, false) {
+        return Some(Format::Pickle);
+    }
     if formats::hdf5_signature_offset(b).is_some() {
         return Some(Format::Hdf5);
     }
@@ -145,6 +150,21 @@ fn sniff_inner(data: &[u8], lenient: bool) -> Option<Format> {
         return Some(Format::Zip);
     }
     None
+}
+
+/// A second format in a file recognised as a pickle: a signature that another loader finds past
+/// the pickle (HDF5 after a user block, `ustar` at 257, a zip's end record), so that both
+/// readings of a polyglot are analysed.
+fn also_format(data: &[u8]) -> Option<Format> {
+    if formats::hdf5_signature_offset(data).is_some() {
+        Some(Format::Hdf5)
+    } else if data.len() >= 512 && &data[257..262] == b"ustar" {
+        Some(Format::Tar)
+    } else if formats::zipfmt::has_trailing_eocd(data) {
+        Some(Format::Zip)
+    } else {
+        None
+    }
 }
 
 /// The model-file detector. Cheap to call on every item; see the crate docs.
@@ -244,6 +264,11 @@ impl Detector for ModelDetector {
             out,
         };
         formats::analyse(&mut sink, format, item.data, None, 0);
+        if format == Format::Pickle {
+            if let Some(other) = also_format(item.data) {
+                formats::analyse(&mut sink, other, item.data, None, 0);
+            }
+        }
     }
 }
 

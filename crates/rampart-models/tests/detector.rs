@@ -645,3 +645,35 @@ fn load_from_bytes_with_codecs_encode_argument() {
         .unwrap_or_else(|| panic!("opaque: {:?}", rules(&d)));
     assert!(f.severity >= Severity::High);
 }
+
+/// A complete pickle followed by padding that holds another format's signature (HDF5 at 512,
+/// `ustar` at 257): `pickle.load` and `torch.load` stop at STOP and never read the tail, so the
+/// pickle is analysed whatever the later bytes look like (review bypass #6).
+#[test]
+fn pickle_polyglot_with_hdf5_or_tar_signature_in_the_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = ModelDetector::new();
+    let p0: &[u8] = b"cposix\nsystem\np0\n(Vid\np1\ntp2\nRp3\n.";
+    let p1: &[u8] = b"cposix\nsystem\nq\x00(X\x02\x00\x00\x00idq\x01tq\x02Rq\x03.";
+    let pad = |p: &[u8], at: usize, sig: &[u8]| {
+        let mut v = p.to_vec();
+        v.resize(1024, 0);
+        v[at..at + sig.len()].copy_from_slice(sig);
+        v
+    };
+    for (name, data) in [
+        ("hdf5.pkl", pad(p0, 512, b"\x89HDF\r\n\x1a\n")),
+        ("ustar.pkl", pad(p0, 257, b"ustar\x0000")),
+        ("ustar.pt", pad(p1, 257, b"ustar\x0000")),
+        ("ustar.dat", pad(p1, 257, b"ustar\x0000")),
+    ] {
+        let d = scan_file(&det, &write(dir.path(), name, &data));
+        assert!(
+            d.findings
+                .iter()
+                .any(|f| f.severity == Severity::Critical && f.rule == "pickle-dangerous-global"),
+            "{name}: {:?}",
+            rules(&d)
+        );
+    }
+}
