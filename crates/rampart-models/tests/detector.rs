@@ -677,3 +677,41 @@ fn pickle_polyglot_with_hdf5_or_tar_signature_in_the_tail() {
         );
     }
 }
+
+/// `.npy` headers whose object dtype is spelled in ways numpy accepts: `'object'`, a duplicate
+/// `descr` key (the last wins), a structured field `('a', 'object')` (review bypass #3).
+#[test]
+fn npy_object_dtype_spellings() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = ModelDetector::new();
+    let npy = |header: &str| {
+        let mut h = header.to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut v = b"\x93NUMPY\x01\x00".to_vec();
+        v.extend((h.len() as u16).to_le_bytes());
+        v.extend(h.as_bytes());
+        v.extend(evil_pickle());
+        v
+    };
+    for (i, header) in [
+        "{'descr': 'object', 'fortran_order': False, 'shape': (1,), }",
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (1,), 'descr': '|O', }",
+        "{'descr': [('a', 'object')], 'fortran_order': False, 'shape': (1,), }",
+        "{'descr': [('a', 'O')], 'fortran_order': False, 'shape': (1,), }",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let d = scan_file(&det, &write(dir.path(), &format!("{i}.npy"), &npy(header)));
+        assert!(
+            d.findings
+                .iter()
+                .any(|f| f.severity == Severity::Critical && f.rule == "pickle-dangerous-global"),
+            "{header}: {:?}",
+            rules(&d)
+        );
+    }
+}
