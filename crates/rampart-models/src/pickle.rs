@@ -1273,16 +1273,6 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
             return None;
         };
         let code = self.str_of(args.borrow().items.first()?)?;
-        let kind = code.trim_start_matches(['<', '>', '|', '=']);
-        let letters: String = kind
-            .chars()
-            .take_while(|c| c.is_ascii_alphabetic())
-            .collect();
-        let digits: String = kind[letters.len()..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        let num: u64 = digits.parse().unwrap_or(0);
         let hasobject_field = || -> bool {
             // Structured dtypes: fields are in the BUILD state (names, fields dict of (dtype, offset)).
             if let Some(Value::Node(st)) = &n.state {
@@ -1312,14 +1302,11 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
             }
             None
         };
-        match letters.as_str() {
-            "O" => Some((8, true)),
-            "U" => Some((4 * num, false)),
-            "V" => Some((elsize_from_state().unwrap_or(num), hasobject_field())),
-            "S" | "a" => Some((num, false)),
-            "b" | "i" | "u" | "f" | "c" | "M" | "m" | "e" | "d" | "g" | "B" | "h" | "H" | "l"
-            | "L" | "q" | "Q" | "?" => Some((if num == 0 { 1 } else { num }, false)),
-            _ => None,
+        match numpy_type_code(&code)? {
+            NumpyType::Object => Some((8, true)),
+            NumpyType::Void(n) => Some((elsize_from_state().unwrap_or(n), hasobject_field())),
+            NumpyType::Flexible(n) => Some((elsize_from_state().unwrap_or(n), false)),
+            NumpyType::Fixed(n) => Some((n, false)),
         }
     }
 
@@ -1346,7 +1333,13 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
         let align = self.dict_get(&st, "numpy_array_alignment_bytes");
         drop(st);
         let Some((itemsize, hasobject)) = dtype.as_ref().and_then(|d| self.dtype_info(d, 0)) else {
-            return err("joblib NumpyArrayWrapper with an unreadable dtype");
+            let mut d = String::new();
+            if let Some(v) = &dtype {
+                self.render(v, 0, &mut d);
+            }
+            return err(format!(
+                "joblib array with a dtype whose item size is unknown ({d}): the raw array bytes cannot be skipped, so the rest of the file could not be analysed"
+            ));
         };
         self.ctx.joblib_arrays += 1;
         if hasobject {
@@ -1960,6 +1953,105 @@ fn raw_unicode_escape_decode(b: &[u8]) -> String {
     out
 }
 
+/// What a numpy type string passed to `numpy.dtype(...)` is, for sizing joblib's raw arrays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NumpyType {
+    /// `O`: the array body is a pickle.
+    Object,
+    /// `V…`: a structured or raw-bytes type (size from the `BUILD` state when there is one).
+    Void(u64),
+    /// `S…`/`a…`/`U…`: sized by the number (from the state when there is one).
+    Flexible(u64),
+    /// A fixed-size type of this many bytes.
+    Fixed(u64),
+}
+
+/// Size a numpy type string as `numpy.dtype(code)` does on a 64-bit platform: one-letter
+/// codes (`d` is 8 bytes, `e` 2, `g` 16, `G` 32…), kind + byte count (`<f8`, `u1`, `M8[ns]`),
+/// and the common names (`float64`, `int`, `bool`…). `None` when it cannot be sized: the
+/// caller must not guess.
+fn numpy_type_code(code: &str) -> Option<NumpyType> {
+    use NumpyType::*;
+    let t = code.strip_prefix(['<', '>', '|', '=']).unwrap_or(code);
+    let letters: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic() || *c == '?' || *c == '_')
+        .collect();
+    let rest = &t[letters.len()..];
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let tail = &rest[digits.len()..];
+    let num: Option<u64> = if digits.is_empty() {
+        None
+    } else {
+        Some(digits.parse().ok()?)
+    };
+    // Only datetime units may follow the number.
+    let datetime_unit = matches!(letters.as_str(), "M" | "m" | "datetime" | "timedelta")
+        && tail.starts_with('[')
+        && tail.ends_with(']');
+    if !tail.is_empty() && !datetime_unit {
+        return None;
+    }
+    let one = |n: u64| if num.is_none() { Some(Fixed(n)) } else { None };
+    let sized = |allowed: &[u64]| num.filter(|n| allowed.contains(n)).map(Fixed);
+    match letters.as_str() {
+        "O" | "object" | "object_" => match num {
+            None | Some(4) | Some(8) => Some(Object),
+            _ => None,
+        },
+        "V" | "void" => Some(Void(num.unwrap_or(0))),
+        "S" | "a" | "bytes" | "bytes_" => Some(Flexible(num.unwrap_or(0))),
+        "U" | "str" | "str_" => Some(Flexible(num.unwrap_or(0).checked_mul(4)?)),
+        "?" | "bool" | "bool_" => one(1),
+        "b" => num.map_or(Some(Fixed(1)), |n| (n == 1).then_some(Fixed(1))),
+        "B" | "h" | "H" | "i" | "I" | "l" | "L" | "q" | "Q" | "p" | "P" | "n" | "N" | "e" | "f"
+        | "d" | "g" | "F" | "D" | "G"
+            if num.is_none() =>
+        {
+            Some(Fixed(match letters.as_str() {
+                "B" => 1,
+                "h" | "H" | "e" => 2,
+                "i" | "I" | "f" => 4,
+                "g" | "D" => 16,
+                "G" => 32,
+                _ => 8,
+            }))
+        }
+        "i" | "u" => sized(&[1, 2, 4, 8]),
+        "f" => sized(&[2, 4, 8, 16]),
+        // `c` alone is `S1`.
+        "c" if num.is_none() => Some(Fixed(1)),
+        "c" => sized(&[8, 16, 32]),
+        "M" | "m" => num.map_or(Some(Fixed(8)), |n| (n == 8).then_some(Fixed(8))),
+        "int" | "uint" => match num {
+            None => Some(Fixed(8)),
+            Some(b @ (8 | 16 | 32 | 64)) => Some(Fixed(b / 8)),
+            _ => None,
+        },
+        "float" => match num {
+            None => Some(Fixed(8)),
+            Some(b @ (16 | 32 | 64 | 128)) => Some(Fixed(b / 8)),
+            _ => None,
+        },
+        "complex" => match num {
+            None => Some(Fixed(16)),
+            Some(b @ (64 | 128 | 256)) => Some(Fixed(b / 8)),
+            _ => None,
+        },
+        "datetime" | "timedelta" => (num == Some(64)).then_some(Fixed(8)),
+        "byte" | "ubyte" => one(1),
+        "short" | "ushort" | "half" => one(2),
+        "intc" | "uintc" | "single" => one(4),
+        "long" | "ulong" | "longlong" | "ulonglong" | "intp" | "uintp" | "double" => one(8),
+        "longdouble" | "clongdouble" if num.is_none() => {
+            Some(Fixed(if letters == "longdouble" { 16 } else { 32 }))
+        }
+        "csingle" => one(8),
+        "cdouble" => one(16),
+        _ => None,
+    }
+}
+
 /// First opcodes of a protocol 0/1 text pickle (the cheap pre-filter of
 /// [`looks_like_pickle_with`]).
 const TEXT_STARTERS: &[u8] = b"(cdl]}ti)NIKJFSVXUTGLMhgq";
@@ -2185,6 +2277,38 @@ mod tests {
     fn benign_plain_data_is_clean() {
         let r = run(b"\x80\x04\x95\x0b\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01a\x94K\x01u.");
         assert!(r.is_clean(), "{:?} {:?}", r.issues, r.globals);
+    }
+
+    #[test]
+    fn numpy_item_sizes() {
+        use NumpyType::*;
+        for (code, want) in [
+            ("d", Some(Fixed(8))),
+            ("<f8", Some(Fixed(8))),
+            ("e", Some(Fixed(2))),
+            ("g", Some(Fixed(16))),
+            ("G", Some(Fixed(32))),
+            ("F", Some(Fixed(8))),
+            ("?", Some(Fixed(1))),
+            ("b1", Some(Fixed(1))),
+            ("q", Some(Fixed(8))),
+            ("i", Some(Fixed(4))),
+            ("u2", Some(Fixed(2))),
+            ("c16", Some(Fixed(16))),
+            ("M8[ns]", Some(Fixed(8))),
+            ("float32", Some(Fixed(4))),
+            ("int", Some(Fixed(8))),
+            ("|O", Some(Object)),
+            ("object", Some(Object)),
+            ("V16", Some(Void(16))),
+            ("U5", Some(Flexible(20))),
+            ("d8", None),
+            ("f3", None),
+            ("x7", None),
+            ("f8junk", None),
+        ] {
+            assert_eq!(numpy_type_code(code), want, "{code}");
+        }
     }
 
     #[test]

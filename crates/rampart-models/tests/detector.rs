@@ -715,3 +715,58 @@ fn npy_object_dtype_spellings() {
         );
     }
 }
+
+/// joblib writes an array's raw bytes inline after the `NumpyArrayWrapper`; with the one-letter
+/// dtype `'d'` they are 8 bytes an item, not 1. Skipping too little made the walker read the
+/// array data as opcodes: a STOP, then a BINBYTES swallowing the payload that joblib runs
+/// (review bypass #5). A dtype that cannot be sized is reported, not guessed.
+#[test]
+fn joblib_one_letter_dtype_is_sized_like_numpy() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = ModelDetector::new();
+    let wrapper = |code: &str| {
+        let mut p = b"\x80\x04".to_vec();
+        p.extend(b"\x8c\x13joblib.numpy_pickle\x8c\x11NumpyArrayWrapper\x93)\x81}(");
+        p.extend(b"\x8c\x05shape\x4b\x02\x85");
+        p.extend(b"\x8c\x05dtype\x8c\x05numpy\x8c\x05dtype\x93\x8c");
+        p.push(code.len() as u8);
+        p.extend(code.as_bytes());
+        p.extend(b"\x89\x88\x87Rub");
+        p
+    };
+    let payload: &[u8] = b"0cos\nsystem\n(S'id'\ntR.";
+    let mut p = wrapper("d");
+    // 2 x float64 = 16 bytes; read as 2 bytes they end the pickle and open a BINBYTES that
+    // swallows the payload.
+    let mut data = b"\x00\x00\x30N.B".to_vec();
+    data.extend(((16 - 10 + payload.len()) as u32).to_le_bytes());
+    data.resize(16, 0);
+    p.extend(&data);
+    p.extend(payload);
+    p.push(b'.');
+    let d = scan_file(&det, &write(dir.path(), "d.joblib", &p));
+    assert!(
+        d.findings
+            .iter()
+            .any(|f| f.severity == Severity::Critical && f.rule == "pickle-dangerous-global"),
+        "{:?}",
+        rules(&d)
+    );
+    for code in ["<f8", "float64", "g", "e", "q", "?", "D"] {
+        let r = rampart_models::pickle::analyse(
+            &[wrapper(code), vec![0u8; 64], b"\x80\x04N.".to_vec()].concat(),
+            &Default::default(),
+            &Default::default(),
+        );
+        assert_eq!(r.joblib_arrays, 1, "{code}");
+    }
+    // An unknown dtype: the rest cannot be analysed, and that is a named finding.
+    let p = [wrapper("x7"), vec![0u8; 16], payload.to_vec()].concat();
+    let d = scan_file(&det, &write(dir.path(), "x.joblib", &p));
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.message.contains("item size is unknown"))
+        .unwrap_or_else(|| panic!("{:?}", rules(&d)));
+    assert!(f.severity >= Severity::Medium);
+}
