@@ -250,10 +250,24 @@ impl Detector for ModelDetector {
                     None
                 };
                 if let Some(a) = algo {
-                    out.skipped.push(Skipped::new(
-                        item.location.display(),
-                        format!("{a}-compressed model file (e.g. joblib compress='{a}') is not decompressed: not analysed"),
-                    ));
+                    let location = item.location;
+                    let mut sink = Sink {
+                        det: self,
+                        location,
+                        out,
+                    };
+                    sink.emit(Emit {
+                        rule: "model-unscannable-compression",
+                        severity: Severity::Medium,
+                        message: format!(
+                            "{a}-compressed model file (e.g. joblib compress='{a}', which joblib.load decompresses and unpickles) cannot be decompressed by Rampart: its content was not analysed"
+                        ),
+                        remediation: "Do not load this file until it has been checked: re-save it with joblib compress='zlib' or 'gzip' (or without compression), which Rampart analyses, or scan it with a tool that decompresses this format.",
+                        format: "compressed",
+                        member: None,
+                        globals: vec![],
+                        call_chain: vec![],
+                    });
                 }
             }
             return;

@@ -770,3 +770,51 @@ fn joblib_one_letter_dtype_is_sized_like_numpy() {
         .unwrap_or_else(|| panic!("{:?}", rules(&d)));
     assert!(f.severity >= Severity::Medium);
 }
+
+/// joblib's xz/lzma/bz2 compression and npz members compressed with bzip2 or LZMA (which
+/// Python's zipfile reads) cannot be decompressed here: that must be a finding naming the
+/// compression, not only a `skipped` note (review bypasses #2 and #4).
+#[test]
+fn unscannable_compression_is_a_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let det = ModelDetector::new();
+    for (name, data, what) in [
+        (
+            "x.joblib",
+            &b"\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46"[..],
+            "xz",
+        ),
+        (
+            "l.joblib",
+            b"\x5d\x00\x00\x80\x00\xff\xff\xff\xff\xff\xff\xff\xff\x00",
+            "lzma",
+        ),
+        ("b.pkl", b"BZh91AY&SY\x00\x01\x02\x03", "bz2"),
+    ] {
+        let d = scan_file(&det, &write(dir.path(), name, data));
+        let f = d
+            .findings
+            .iter()
+            .find(|f| f.rule == "model-unscannable-compression")
+            .unwrap_or_else(|| panic!("{name}: {:?} {:?}", rules(&d), d.skipped));
+        assert!(f.severity >= Severity::Medium);
+        assert!(f.message.contains(what), "{}", f.message);
+    }
+    // An npz whose member uses zip method 12 (bzip2) or 14 (LZMA).
+    for (method, what) in [(12u16, "bzip2"), (14, "LZMA")] {
+        let mut z = zip_bytes(&[("weights.npy", &evil_pickle())], false);
+        for sig in [&b"PK\x03\x04"[..], b"PK\x01\x02"] {
+            let at = z.windows(4).position(|w| w == sig).unwrap();
+            let off = if sig == b"PK\x03\x04" { 8 } else { 10 };
+            z[at + off..at + off + 2].copy_from_slice(&method.to_le_bytes());
+        }
+        let d = scan_file(&det, &write(dir.path(), "w.npz", &z));
+        let f = d
+            .findings
+            .iter()
+            .find(|f| f.rule == "model-unscannable-compression")
+            .unwrap_or_else(|| panic!("{what}: {:?} {:?}", rules(&d), d.skipped));
+        assert!(f.severity >= Severity::Medium);
+        assert!(f.message.contains(what), "{}", f.message);
+    }
+}

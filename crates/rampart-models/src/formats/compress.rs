@@ -1,7 +1,8 @@
 //! Compressed joblib files: joblib writes zlib or gzip streams around the pickle when
 //! `compress=` is set. They are decompressed with a hard cap ([`crate::Limits::max_decompressed`])
 //! and analysed only when the result is a pickle. bz2, lzma/xz and lz4 joblib files are not
-//! decompressed; the detector reports them as `skipped` when their name says they are models.
+//! decompressed; when their name says they are models, the detector reports them as the
+//! finding `model-unscannable-compression` (medium), naming the compression.
 
 use super::REM_EVASION;
 use crate::pickle::looks_like_pickle;

@@ -180,7 +180,7 @@ pub fn analyse(sink: &mut Sink, data: &[u8], outer: Option<&str>, depth: u32) {
     }
     let mut total: u64 = 0;
     for i in 0..zip.len() {
-        let (name, content) = {
+        let (name, content, method) = {
             let mut f = match zip.by_index(i) {
                 Ok(f) => f,
                 Err(e) => {
@@ -214,7 +214,8 @@ pub fn analyse(sink: &mut Sink, data: &[u8], outer: Option<&str>, depth: u32) {
                 });
                 continue;
             }
-            let stored = f.compression() == zip::CompressionMethod::Stored;
+            let method = f.compression();
+            let stored = method == zip::CompressionMethod::Stored;
             let content: Result<(Cow<[u8]>, bool), String> = match (stored, f.data_start()) {
                 (true, Some(ds))
                     if (ds as usize)
@@ -240,11 +241,27 @@ pub fn analyse(sink: &mut Sink, data: &[u8], outer: Option<&str>, depth: u32) {
                     }
                 }
             };
-            (name, content)
+            (name, content, method)
         };
         let member = join(outer, &name);
         let (bytes, truncated) = match content {
             Ok(c) => c,
+            Err(e) if unscannable(lay, &name) && unknown_method(method).is_some() => {
+                let m = unknown_method(method).unwrap_or_default();
+                sink.emit(Emit {
+                    rule: "model-unscannable-compression",
+                    severity: Severity::Medium,
+                    message: format!(
+                        "{format} member {name} is compressed with {m}, which Python's zipfile reads (numpy.load, Keras) but Rampart cannot decompress ({e}): its content was not analysed"
+                    ),
+                    remediation: REM_UNSCANNED,
+                    format,
+                    member: Some(&member),
+                    globals: vec![],
+                    call_chain: vec![],
+                });
+                continue;
+            }
             Err(e) => {
                 sink.skip(
                     Some(&member),
@@ -270,6 +287,40 @@ pub fn analyse(sink: &mut Sink, data: &[u8], outer: Option<&str>, depth: u32) {
         }
         member_analysis(sink, lay, format, &name, &member, &bytes, depth);
     }
+}
+
+const REM_UNSCANNED: &str = "Do not load this file until it has been checked: re-save it with the default compression \
+(zip deflate, or joblib compress='zlib'/'gzip'), which Rampart analyses, or scan it with a tool that decompresses this method.";
+
+/// A compression method the zip crate here cannot read: its name, for a finding.
+fn unknown_method(m: zip::CompressionMethod) -> Option<String> {
+    use zip::CompressionMethod as M;
+    if m == M::Stored || m == M::Deflated {
+        return None;
+    }
+    Some(
+        [
+            (M::DEFLATE64, "Deflate64 (method 9)"),
+            (M::BZIP2, "bzip2 (method 12)"),
+            (M::LZMA, "LZMA (method 14)"),
+            (M::ZSTD, "zstd (method 93)"),
+            (M::XZ, "xz (method 95)"),
+            (M::PPMD, "PPMd (method 98)"),
+            (M::AES, "AES encryption (method 99)"),
+        ]
+        .iter()
+        .find(|(k, _)| *k == m)
+        .map_or_else(
+            || format!("compression method {m:?}"),
+            |(_, n)| n.to_string(),
+        ),
+    )
+}
+
+/// A member whose content matters to a model loader: anything the layout's loader reads, or a
+/// generic zip's member with a model extension.
+fn unscannable(lay: Layout, name: &str) -> bool {
+    lay != Layout::Generic || super::model_extension(name)
 }
 
 /// Which members a layout's loader reads (and so which we analyse).
