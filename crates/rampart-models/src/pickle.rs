@@ -629,8 +629,11 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
             }
             match self.step(op, at) {
                 Ok(Some(v)) => {
+                    // The same number with extra sign bytes (`\x00`) is the same magic to Python.
                     let torch_magic = matches!(v, Value::Span(SpanKind::Long, s, l)
-                        if &self.data[s..s + l] == TORCH_MAGIC_LE);
+                        if l >= TORCH_MAGIC_LE.len()
+                            && self.data[s..s + TORCH_MAGIC_LE.len()] == *TORCH_MAGIC_LE
+                            && self.data[s + TORCH_MAGIC_LE.len()..s + l].iter().all(|&b| b == 0));
                     return Outcome::Stop {
                         end: self.pos,
                         torch_magic,
@@ -1415,6 +1418,8 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
         if t.starts_with('-') {
             return err("negative memo index");
         }
+        // CPython reads the key with PyLong_FromString: `+1` and `0_0` are keys too.
+        let t = t.strip_prefix('+').unwrap_or(t).replace('_', "");
         t.parse::<u64>()
             .map_err(|_| Err(format!("invalid memo index {t:?}")))
     }

@@ -818,3 +818,22 @@ fn unscannable_compression_is_a_finding() {
         assert!(f.message.contains(what), "{}", f.message);
     }
 }
+
+/// Legacy torch streams: the magic number written with an extra sign byte is the same number
+/// to Python, and `p0_0` is memo key 0 to CPython's PyLong_FromString; the payload in a later
+/// pickle must be reported as such, not as trailing data (review bypass #8).
+#[test]
+fn legacy_torch_magic_with_sign_byte_and_underscore_memo_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = b"\x80\x02\x8a\x0b\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19\x00.".to_vec();
+    p.extend(b"\x80\x02M\xe9\x03.");
+    p.extend(b"Np0_0\n0cposix\nsystem\n(S'id'\ntR.");
+    let d = scan_file(&ModelDetector::new(), &write(dir.path(), "m.pt", &p));
+    assert!(
+        d.findings
+            .iter()
+            .any(|f| f.severity == Severity::Critical && f.rule == "pickle-dangerous-global"),
+        "{:?}",
+        rules(&d)
+    );
+}
