@@ -255,6 +255,29 @@ fn legacy_torch_tar() {
     let d = scan_file(&ModelDetector::new(), &write(dir.path(), "old.pt", &t));
     assert_eq!(rules(&d), ["pickle-dangerous-global"]);
     assert_eq!(d.findings[0].location.member.as_deref(), Some("pickle"));
+    // torch reads CONTTYPE ('7') members as files and never needs sys_info (review bypass #9).
+    let mut t = Vec::new();
+    t.extend(tar_member("storages", &evil_pickle()));
+    t.extend(tar_member("tensors", b"\x80\x02K\x00."));
+    t.extend(tar_member("pickle", b"\x80\x02K\x00."));
+    for at in (0..t.len()).step_by(512) {
+        if &t[at + 257..at + 262] == b"ustar" {
+            t[at + 156] = b'7';
+            let mut h = t[at..at + 512].to_vec();
+            h[148..156].copy_from_slice(b"        ");
+            let sum: u32 = h.iter().map(|&b| b as u32).sum();
+            t[at + 148..at + 156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        }
+    }
+    t.extend([0u8; 1024]);
+    let d = scan_file(&ModelDetector::new(), &write(dir.path(), "ct.pt", &t));
+    assert!(
+        d.findings
+            .iter()
+            .any(|f| f.severity == Severity::Critical && f.rule == "pickle-dangerous-global"),
+        "{:?}",
+        rules(&d)
+    );
 }
 
 #[test]

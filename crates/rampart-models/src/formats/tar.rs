@@ -1,4 +1,4 @@
-//! POSIX tar: only the legacy PyTorch tar layout (`sys_info`, `pickle`, `storages`, `tensors`
+//! POSIX tar: only the legacy PyTorch tar layout (`pickle`, `storages`, `tensors`, usually `sys_info`
 //! members, written by `torch.save` before 0.4-era zip serialisation) is analysed here; other
 //! tarballs are left to the scanner's archive source.
 
@@ -35,7 +35,8 @@ pub fn members(b: &[u8], max: usize) -> Result<Vec<(String, usize, usize)>, Stri
             .filter(|e| *e <= b.len())
             .ok_or_else(|| format!("tar member {name} of {size} bytes runs past the end"))?;
         let kind = h[156];
-        if kind == b'0' || kind == 0 {
+        // Python's tarfile treats CONTTYPE ('7') as a regular file, as it does '0' and NUL.
+        if kind == b'0' || kind == 0 || kind == b'7' {
             out.push((name, start, size as usize));
             if out.len() > max {
                 return Err(format!("tar has more than {max} members"));
@@ -57,7 +58,8 @@ pub fn analyse(sink: &mut Sink, data: &[u8], outer: Option<&str>, _depth: u32) {
     };
     let base = |n: &str| n.rsplit('/').next().unwrap_or(n).to_string();
     let names: Vec<String> = ms.iter().map(|(n, _, _)| base(n)).collect();
-    let legacy = ["sys_info", "pickle", "storages", "tensors"]
+    // torch's legacy_load extracts only these three; `sys_info` is never read.
+    let legacy = ["pickle", "storages", "tensors"]
         .iter()
         .all(|k| names.iter().any(|n| n == k));
     if !legacy {
