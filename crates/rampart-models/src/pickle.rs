@@ -1408,7 +1408,40 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
             "01" => return Ok(Value::Bool(true)),
             _ => {}
         }
+        // int() of anything but digits (after a sign) raises, and the load with it: text that
+        // merely starts with `I` or `L` is not a pickle.
+        let digits = t.strip_prefix(['+', '-']).unwrap_or(&t);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return err(format!(
+                "invalid literal for int(): {:?}",
+                t.chars().take(40).collect::<String>()
+            ));
+        }
         Ok(t.parse::<i64>().map(Value::Int).unwrap_or(Value::Unknown))
+    }
+
+    /// A protocol 0 `FLOAT` line, checked as Python's `float()` would.
+    fn float_line(&mut self) -> R<()> {
+        let l = self.line()?;
+        let s = String::from_utf8_lossy(l);
+        let t = s.trim();
+        // Underscores only between digits (PEP 515).
+        let b = t.as_bytes();
+        let ok_underscores = b.iter().enumerate().all(|(i, &c)| {
+            c != b'_'
+                || (i > 0
+                    && i + 1 < b.len()
+                    && b[i - 1].is_ascii_digit()
+                    && b[i + 1].is_ascii_digit())
+        });
+        if ok_underscores && t.replace('_', "").parse::<f64>().is_ok() {
+            Ok(())
+        } else {
+            err(format!(
+                "could not convert string to float: {:?}",
+                t.chars().take(40).collect::<String>()
+            ))
+        }
     }
 
     fn memo_key_line(&mut self) -> R<u64> {
@@ -1478,7 +1511,7 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
                 self.push(v)?;
             }
             b'F' => {
-                self.line()?;
+                self.float_line()?;
                 self.push(Value::Float)?;
             }
             b'G' => {
@@ -2111,9 +2144,9 @@ pub fn looks_like_pickle(data: &[u8]) -> bool {
 /// kept for names that say "model" ([`crate::formats::model_extension`]) and for content
 /// without a name; anything else must walk to `STOP`.
 ///
-/// A stream without `PROTO` that opens with a binary opcode ([`BINARY_STARTERS`]) counts when
-/// its first pickle walks to `STOP` and is the whole input, names a global, or (for a first
-/// byte that is not ASCII, so not text) spans more than 16 bytes; under any name, a stream that
+/// A stream without `PROTO` counts when its first pickle walks to `STOP` and is the whole
+/// input, names a global (a dotted name), or — for a first byte that is not ASCII and content
+/// that is not text — spans more than 16 bytes; under any name, a stream that
 /// opens with a non-ASCII opcode and names a global the policy does not allow before failing
 /// counts too (Python has run it by then).
 pub fn looks_like_pickle_with(data: &[u8], lenient: bool) -> bool {
@@ -2124,10 +2157,16 @@ pub fn looks_like_pickle_with(data: &[u8], lenient: bool) -> bool {
     let Some(&b0) = data.first() else {
         return false;
     };
-    let text = TEXT_STARTERS.contains(&b0);
-    if !text && !BINARY_STARTERS.contains(&b0) {
+    if !TEXT_STARTERS.contains(&b0) && !BINARY_STARTERS.contains(&b0) {
         return false;
     }
+    // Text: a protocol 0/1 opening, or printable bytes whatever the opcode (`CHANGELOG\n…`
+    // opens with SHORT_BINBYTES `C`, its length byte `H`).
+    let head = &data[..data.len().min(256)];
+    let text = TEXT_STARTERS.contains(&b0)
+        || head
+            .iter()
+            .all(|&c| (0x20..0x7f).contains(&c) || matches!(c, b'\t' | b'\n' | b'\r'));
     // Text files often start with these letters: require the first pickle to walk cleanly,
     // or to name a global whose module and name are identifiers.
     let limits = Limits {
@@ -2145,11 +2184,13 @@ pub fn looks_like_pickle_with(data: &[u8], lenient: bool) -> bool {
     let named = |g: &GlobalUse| ident(&g.module) && ident(&g.name);
     match out {
         Outcome::Stop { end, .. } => {
-            // A one-opcode "pickle" like `N.` inside text is not enough evidence.
+            // A one-opcode "pickle" like `N.` inside text is not enough evidence, nor is a
+            // "global" that is not a dotted name (text read as `c` + two lines). A first pickle
+            // that names no global runs no code, so text followed by more text is not one.
             end >= 3
                 && (end == data.len()
-                    || !ctx.globals.is_empty()
-                    || (end > 16 && (text || !b0.is_ascii())))
+                    || ctx.globals.iter().any(named)
+                    || (end > 16 && !text && !b0.is_ascii()))
         }
         _ if !lenient => {
             !text

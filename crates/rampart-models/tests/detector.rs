@@ -219,6 +219,47 @@ fn joblib_inline_arrays_are_skipped_and_payload_after_them_found() {
 }
 
 #[test]
+fn text_that_reads_like_a_pickle_is_not_one() {
+    // Every Debian image has these: a copyright file opens with `F` (FLOAT) and a line that is
+    // no float; a gzipped changelog opens with `C` (SHORT_BINBYTES) and later has a line
+    // starting with `c` (GLOBAL) whose "module" is a sentence. Python's pickle.load raises on
+    // both; they were reported as pickles with trailing data and unknown globals.
+    let dir = tempfile::tempdir().unwrap();
+    let copyright = b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+Comment: This package was written by Anna Author <author@packages.example.org>\n\
+ on Thu, 16 Jan 1997 01:00:34 +0100.\n\nFiles: *\nCopyright: 1997 Anna Author \nLicense: GPL-2+\n";
+    let changelog = b"CHANGELOG\n=========\n\n2.5\n---\n\n *  Add `SubscribedService` attribute, deprecate \
+current `ServiceSubscriberTrait` usage\n\n2.4\n---\n\n * Add `HttpClientInterface::withOptions()`\n\
+ * Add `TranslatorInterface::getLocale()`\n\n2.3.0\n-----\n\n * added `Translation\\TranslatableInterface` \
+to enable value-objects to be translated.\n";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(changelog).unwrap();
+    let gz = gz.finish().unwrap();
+    for (name, data) in [
+        ("copyright", &copyright[..]),
+        ("CHANGELOG", &changelog[..]),
+        ("changelog.gz", &gz[..]),
+    ] {
+        let d = scan_file(&ModelDetector::new(), &write(dir.path(), name, data));
+        assert!(d.findings.is_empty(), "{name}: {:?}", rules(&d));
+    }
+    // A protocol 0 float or int line that Python reads is still one.
+    let d = scan_file(
+        &ModelDetector::new(),
+        &write(
+            dir.path(),
+            "p.pkl",
+            b"(F1.5\nI42\nF-inf\ncos\nsystem\n(S'id'\ntRt.",
+        ),
+    );
+    assert!(
+        rules(&d).iter().any(|r| r.starts_with("pickle-")),
+        "{:?}",
+        rules(&d)
+    );
+}
+
+#[test]
 fn compressed_joblib_is_decompressed_with_a_cap() {
     let dir = tempfile::tempdir().unwrap();
     let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
@@ -337,6 +378,47 @@ fn keras_h5_model_config_found_without_libhdf5() {
     assert_eq!(rules(&d), ["keras-lambda-layer"]);
     assert_eq!(d.findings[0].extra["format"], "keras-h5");
     assert_eq!(d.findings[0].severity, Severity::Critical);
+}
+
+#[test]
+fn keras_configs_behind_a_decoy_or_without_metadata_are_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    let lambda = br#"{"class_name": "Functional", "config": {"layers": [{"class_name": "Lambda", "config": {"name": "l", "function": ["4wAAAA==", null, null], "function_type": "lambda"}}]}}"#;
+    // h5: a harmless config in an attribute named like the real one, written first; as h5py
+    // does, the names come first and the values later, in a heap (decoy value first).
+    let mut h5 = b"\x89HDF\r\n\x1a\n".to_vec();
+    h5.extend(vec![0u8; 300]);
+    h5.extend(b"model_config_note\0\0\0\x13\x00");
+    h5.extend(vec![0u8; 200]);
+    h5.extend(b"model_config\0\0\0\x13\x00");
+    h5.extend(vec![0u8; 900]);
+    h5.extend(br#"{"class_name": "Sequential", "config": {"name": "benign", "layers": []}}"#);
+    h5.extend(vec![0u8; 32]);
+    h5.extend(lambda);
+    h5.extend(vec![0u8; 64]);
+    let d = scan_file(&ModelDetector::new(), &write(dir.path(), "decoy.h5", &h5));
+    assert_eq!(rules(&d), ["keras-lambda-layer"]);
+    // .keras: Keras 3 loads config.json alone, or with npz weights and no metadata.json.
+    let only = zip_bytes(&[("config.json", &lambda[..])], true);
+    let npz = zip_bytes(
+        &[
+            ("config.json", &lambda[..]),
+            ("model.weights.npz", b"PK\x05\x06"),
+        ],
+        true,
+    );
+    for (name, z) in [("only.keras", &only), ("npz.keras", &npz)] {
+        let d = scan_file(&ModelDetector::new(), &write(dir.path(), name, z));
+        assert_eq!(rules(&d), ["keras-lambda-layer"], "{name}");
+        assert_eq!(d.findings[0].extra["format"], "keras-v3");
+    }
+    // A zip with some other config.json stays a plain archive.
+    let other = zip_bytes(
+        &[("config.json", br#"{"name": "app", "version": 2}"#)],
+        true,
+    );
+    let d = scan_file(&ModelDetector::new(), &write(dir.path(), "app.zip", &other));
+    assert!(d.findings.is_empty(), "{:?}", rules(&d));
 }
 
 fn gguf(template: &str, tensor_offset: u64) -> Vec<u8> {

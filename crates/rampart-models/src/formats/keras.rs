@@ -5,7 +5,8 @@
 //! of the root group: the JSON text sits contiguously in the file, inside the attribute message
 //! (or, for large configs, a heap block). Rather than link libhdf5 or write an HDF5 reader, we
 //! search the bytes (the first 64 MiB and the last 16 MiB) for the attribute name
-//! `model_config`, parse the first JSON object that follows it, and analyse that. If no parsable config is found but the bytes still contain a
+//! `model_config`, parse the first JSON object that follows each occurrence, and analyse each
+//! distinct one (a decoy attribute such as `model_config_note` may come first). If no parsable config is found but the bytes still contain a
 //! `"class_name": "Lambda"` marker, that is reported on its own. The limits of this choice:
 //! a config stored compressed (h5py never does this for attributes) or split across
 //! non-contiguous heap blocks would not be parsed, and is reported only through the marker
@@ -248,30 +249,53 @@ pub fn analyse_h5(sink: &mut Sink, data: &[u8], member: Option<&str>) {
     let head_end = data.len().min(64 << 20);
     let tail_start = data.len().saturating_sub(16 << 20).max(head_end);
     let mut found = false;
-    let finder = memchr::memmem::Finder::new(b"model_config");
-    let hits = finder.find_iter(&data[..head_end]).chain(
-        finder
-            .find_iter(&data[tail_start..])
-            .map(|i| i + tail_start),
-    );
-    for (n, at) in hits.enumerate() {
-        if n >= 32 {
-            break;
+    // Spans of JSON already analysed, so a layer inside a config is not taken for a config.
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut seen: Vec<Value> = Vec::new();
+    let mut try_at = |start: usize, sink: &mut Sink| -> bool {
+        if spans.iter().any(|&(a, b)| a <= start && start < b) {
+            return false;
         }
-        let window_end = (at + 4096).min(data.len());
-        let Some(brace) = memchr::memchr(b'{', &data[at..window_end]) else {
-            continue;
-        };
-        let start = at + brace;
         let end = (start + (64 << 20)).min(data.len());
         let mut it = serde_json::Deserializer::from_slice(&data[start..end]).into_iter::<Value>();
-        if let Some(Ok(v)) = it.next() {
-            if v.get("class_name").is_some() || v.get("config").is_some() {
-                found = true;
-                analyse_config(sink, &v, member, "keras-h5");
-                break;
+        let Some(Ok(v)) = it.next() else {
+            return false;
+        };
+        if v.get("class_name").is_none() && v.get("config").is_none() {
+            return false;
+        }
+        spans.push((start, start + it.byte_offset()));
+        if !seen.contains(&v) {
+            analyse_config(sink, &v, member, "keras-h5");
+            seen.push(v);
+        }
+        true
+    };
+    let windows = [(0, head_end), (tail_start, data.len())];
+    // Where a config may start: the first `{` after each `model_config` name, and — because
+    // h5py keeps attribute values in a heap in its own order, so the JSON after a name may be
+    // another attribute's (a decoy such as `model_config_note` written first) — every
+    // `{"class_name"` / `{"module"`. Taken in file order, so that a config is parsed before the
+    // layers inside it, which its span then covers.
+    let mut starts: Vec<usize> = Vec::new();
+    let finder = memchr::memmem::Finder::new(b"model_config");
+    for &(a, b) in &windows {
+        for at in finder.find_iter(&data[a..b]).take(32) {
+            let at = at + a;
+            let window_end = (at + 4096).min(data.len());
+            if let Some(brace) = memchr::memchr(b'{', &data[at..window_end]) {
+                starts.push(at + brace);
             }
         }
+        for pat in [&b"{\"class_name\""[..], b"{\"module\""] {
+            let f = memchr::memmem::Finder::new(pat);
+            starts.extend(f.find_iter(&data[a..b]).take(256).map(|i| i + a));
+        }
+    }
+    starts.sort_unstable();
+    starts.dedup();
+    for start in starts {
+        found |= try_at(start, sink);
     }
     if !found {
         for marker in [

@@ -96,6 +96,18 @@ fn layout(names: &[String]) -> Layout {
     Layout::Generic
 }
 
+/// Whether `config.json` bytes are a Keras model config: a JSON object with `class_name` and
+/// `config`, naming Keras (`"module": "keras…"`) or one of its model classes.
+fn keras_config(bytes: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return false;
+    };
+    let class = v["class_name"].as_str().unwrap_or_default();
+    v["config"].is_object()
+        && (v["module"].as_str().is_some_and(|m| m.starts_with("keras"))
+            || matches!(class, "Functional" | "Sequential" | "Model"))
+}
+
 fn join(outer: Option<&str>, m: &str) -> String {
     match outer {
         Some(o) => format!("{o}!{m}"),
@@ -148,7 +160,20 @@ pub fn analyse(sink: &mut Sink, data: &[u8], outer: Option<&str>, depth: u32) {
         .file_names()
         .map(|n| n.map(|c| c.into_owned()).unwrap_or_default())
         .collect();
-    let lay = layout(&names);
+    let mut lay = layout(&names);
+    // Keras 3 loads a `.keras` from `config.json` alone (weights in `.npz`, or none): a root
+    // `config.json` that reads as a Keras model config makes the archive Keras whatever else
+    // it holds.
+    if lay == Layout::Generic
+        && names.iter().any(|n| n == "config.json")
+        && let Ok(mut f) = zip.by_name("config.json")
+    {
+        use std::io::Read;
+        let mut head = Vec::new();
+        if f.by_ref().take(1 << 20).read_to_end(&mut head).is_ok() && keras_config(&head) {
+            lay = Layout::Keras;
+        }
+    }
     let format = match lay {
         Layout::PyTorch => "pytorch-zip",
         Layout::TorchScript => "torchscript",
