@@ -496,3 +496,46 @@ fn respect_gitignore_skips_ignored_files_only_when_asked() {
         );
     }
 }
+
+#[test]
+fn single_gzip_files_and_office_documents_are_opened() {
+    use std::io::Write;
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (github_token(21), github_token(22));
+    // A rotated log and a dump, gzip-compressed on their own (not tar).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(format!("GET /hook?x=1\nAuthorization: token {a}\n").as_bytes())
+        .unwrap();
+    fs::write(d.path().join("app.log.1.gz"), gz.finish().unwrap()).unwrap();
+    // A spreadsheet: a zip of XML.
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    z.start_file(
+        "xl/sharedStrings.xml",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    z.write_all(format!("<sst><si><t>deploy token</t></si><si><t>{b}</t></si></sst>").as_bytes())
+        .unwrap();
+    fs::write(d.path().join("keys.xlsx"), z.finish().unwrap().into_inner()).unwrap();
+    let out = rampart(d.path(), &["scan", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let mut got: Vec<(String, String)> = findings(&v)
+        .iter()
+        .map(|f| {
+            (
+                f["location"]["path"].as_str().unwrap().to_string(),
+                f["location"]["member"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("app.log.1.gz".to_string(), "app.log.1".to_string()),
+            ("keys.xlsx".to_string(), "xl/sharedStrings.xml".to_string()),
+        ],
+        "{v}"
+    );
+}

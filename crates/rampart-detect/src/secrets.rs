@@ -57,7 +57,19 @@ impl Detector for SecretDetector {
         }
         // Compiled Python: the string constants, one per line (see `crate::pyc`).
         let pyc = crate::pyc::strings(item.data);
-        let data: &[u8] = pyc.as_ref().map_or(item.data, |p| &p.text);
+        // UTF-16 text (PowerShell scripts, .reg exports, files saved by Windows tools) is
+        // scanned as UTF-8; a UTF-8 byte-order mark is skipped, so that a rule anchored at the
+        // start of a line still sees the first one.
+        let utf16 = if pyc.is_none() {
+            utf16_text(item.data)
+        } else {
+            None
+        };
+        let data: &[u8] = match (&pyc, &utf16) {
+            (Some(p), _) => &p.text,
+            (None, Some(t)) => t.as_bytes(),
+            (None, None) => item.data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(item.data),
+        };
         let matches = self.rules.scan(data);
         if matches.is_empty() {
             return;
@@ -100,6 +112,56 @@ impl Detector for SecretDetector {
             out.findings.push(f);
         }
     }
+}
+
+/// `data` as text when it is UTF-16: a byte-order mark (`FF FE` / `FE FF`) before text with
+/// zero high bytes, or no mark and the first 512 bytes are ASCII text with every other byte
+/// zero. `None` otherwise.
+fn utf16_text(data: &[u8]) -> Option<String> {
+    // With a mark, at least a third of the first 256 units must be ASCII or Latin-1 (high byte
+    // zero), as any text with a credential in it is: `\xff\xfe garbage` is not UTF-16.
+    let latin = |b: &[u8], high: usize| {
+        let units: Vec<&[u8]> = b.chunks_exact(2).take(256).collect();
+        !units.is_empty() && units.iter().filter(|u| u[high] == 0).count() * 3 >= units.len()
+    };
+    let (le, body) = if let Some(b) = data.strip_prefix(b"\xff\xfe")
+        && latin(b, 1)
+    {
+        (true, b)
+    } else if let Some(b) = data.strip_prefix(b"\xfe\xff")
+        && latin(b, 0)
+    {
+        (false, b)
+    } else {
+        let head = &data[..data.len().min(512) & !1];
+        if head.len() < 16 {
+            return None;
+        }
+        let pairs = head.chunks_exact(2);
+        let n = pairs.len();
+        let ascii = |c: u8| (0x20..0x7f).contains(&c) || matches!(c, b'\t' | b'\n' | b'\r');
+        let le = pairs.clone().filter(|p| p[1] == 0 && ascii(p[0])).count();
+        let be = pairs.filter(|p| p[0] == 0 && ascii(p[1])).count();
+        if le * 10 >= n * 9 {
+            (true, data)
+        } else if be * 10 >= n * 9 {
+            (false, data)
+        } else {
+            return None;
+        }
+    };
+    let units = body.chunks_exact(2).map(|p| {
+        if le {
+            u16::from_le_bytes([p[0], p[1]])
+        } else {
+            u16::from_be_bytes([p[0], p[1]])
+        }
+    });
+    Some(
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+    )
 }
 
 /// Compressed archives and media: their bytes are noise to text rules (archives are expanded by

@@ -171,13 +171,29 @@ fn luhn_ok(secret: &[u8]) -> bool {
 }
 
 fn pem_ok(secret: &[u8]) -> bool {
-    // Keys pasted into JSON or code carry literal `\n` escapes instead of newlines.
+    // Keys pasted into JSON or code carry literal `\n` escapes instead of newlines, and keys in
+    // XML (Jenkins credentials.xml) carry `&#xd;` / `&#13;` / `&#xa;` / `&#10;` line ends.
     let mut text = Vec::with_capacity(secret.len());
     let mut i = 0;
     while i < secret.len() {
-        if secret[i] == b'\\' && secret.get(i + 1) == Some(&b'n') {
+        let rest = &secret[i..];
+        if rest.starts_with(b"\\n") {
             text.push(b'\n');
             i += 2;
+        } else if let Some(n) = [
+            &b"&#xd;"[..],
+            b"&#xD;",
+            b"&#13;",
+            b"&#xa;",
+            b"&#xA;",
+            b"&#10;",
+        ]
+        .iter()
+        .find(|e| rest.starts_with(e))
+        .map(|e| e.len())
+        {
+            text.push(b'\n');
+            i += n;
         } else {
             text.push(secret[i]);
             i += 1;
@@ -185,10 +201,23 @@ fn pem_ok(secret: &[u8]) -> bool {
     }
     let mut body = 0usize;
     for line in text.split(|&b| b == b'\n') {
-        let line = line.trim_ascii();
-        // Armor lines may sit inside a string literal (`"-----END …-----\n";`) or a comment
-        // (`// -----END …-----`); headers (`Proc-Type: …`) carry a colon.
-        if memchr::memmem::find(line, b"-----").is_some() || line.contains(&b':') {
+        // Armor may sit inside a string literal (`"-----END …-----\n";`), a comment
+        // (`// -----END …-----`), or on the same line as the body (a key flattened onto one
+        // line with spaces, as in a `.env`): cut `-----…-----` out and judge the rest.
+        let mut kept = line.to_vec();
+        while let Some(a) = memchr::memmem::find(&kept, b"-----") {
+            match memchr::memmem::find(&kept[a + 5..], b"-----") {
+                Some(b) => {
+                    kept.drain(a..a + 5 + b + 5);
+                }
+                None => {
+                    kept.truncate(a);
+                }
+            }
+        }
+        let line = kept.trim_ascii();
+        // Headers (`Proc-Type: …`) carry a colon.
+        if line.contains(&b':') {
             continue;
         }
         for &b in line {

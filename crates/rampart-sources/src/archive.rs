@@ -1,4 +1,5 @@
-//! Archives inside scanned content (`.zip`, `.jar`, `.whl`, `.tar`, `.tar.gz`, `.tgz`…), expanded
+//! Archives inside scanned content (`.zip`, `.jar`, `.whl`, `.docx`/`.xlsx`…, `.tar`, `.tar.gz`,
+//! `.tgz`, a single `.gz` file…), expanded
 //! in memory to a bounded depth, with limits on expanded size, compression ratio and entry count.
 
 use crate::{Sink, human_size};
@@ -38,6 +39,8 @@ enum Kind {
     Zip,
     Tar,
     TarGz,
+    /// One gzip-compressed file (`.env.gz`, `dump.sql.gz`, `app.log.1.gz`).
+    Gz,
 }
 
 /// Which archive, if any: the name must say archive and the bytes must agree.
@@ -49,6 +52,8 @@ fn kind(path: &str, data: &[u8]) -> Option<Kind> {
         .to_ascii_lowercase();
     let zip_name = [
         ".zip", ".jar", ".whl", ".war", ".ear", ".egg", ".nupkg", ".apk", ".aar", ".vsix",
+        // Office documents are zips of XML.
+        ".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp",
     ]
     .iter()
     .any(|e| name.ends_with(e));
@@ -57,11 +62,23 @@ fn kind(path: &str, data: &[u8]) -> Option<Kind> {
         Some(Kind::Zip)
     } else if tgz_name && data.starts_with(b"\x1f\x8b") {
         Some(Kind::TarGz)
+    } else if name.ends_with(".gz") && data.starts_with(b"\x1f\x8b") && !distro_docs(path) {
+        Some(Kind::Gz)
     } else if name.ends_with(".tar") && is_tar(data) {
         Some(Kind::Tar)
     } else {
         None
     }
+}
+
+/// Compressed manual pages and package documentation (`…/share/man/`, `…/share/doc/`,
+/// `…/share/info/`): every distribution image has thousands, whose examples (`machine
+/// example.org login apt password debian`) are not anyone's credentials. Not opened.
+fn distro_docs(path: &str) -> bool {
+    let p = path.split('!').next_back().unwrap_or(path);
+    ["share/man/", "share/doc/", "share/info/"]
+        .iter()
+        .any(|d| p.starts_with(d) || p.contains(&format!("/{d}")))
 }
 
 /// A POSIX or GNU tar header at the start of `data`.
@@ -102,7 +119,7 @@ impl<'a> Expanding<'a> {
         let result = match kind {
             Kind::Zip => self.expand_zip(item, depth, budget),
             Kind::Tar => self.expand_tar(item, item.data, depth, budget),
-            Kind::TarGz => {
+            Kind::TarGz | Kind::Gz => {
                 let mut gz = Vec::new();
                 let cap = (item.data.len() as u64)
                     .saturating_mul(self.limits.max_ratio)
@@ -120,7 +137,16 @@ impl<'a> Expanding<'a> {
                         "archive expands past {} in total: not expanded",
                         human_size(self.limits.max_total)
                     )),
-                    Ok(_) => self.expand_tar(item, &gz, depth, budget),
+                    Ok(_) if kind == Kind::TarGz => self.expand_tar(item, &gz, depth, budget),
+                    Ok(_) => {
+                        // `x.sql.gz` holds `x.sql`; a `x.tar` inside is expanded in turn.
+                        let base = item.path.rsplit(['/', '!']).next().unwrap_or(item.path);
+                        let inner = &base[..base.len().saturating_sub(3)];
+                        if !gz.is_empty() {
+                            self.member(item, inner, &gz, depth, budget);
+                        }
+                        Ok(())
+                    }
                     Err(e) => Err(format!("corrupt gzip stream: {e}")),
                 }
             }
@@ -282,7 +308,9 @@ impl<'a> Expanding<'a> {
 impl Sink for Expanding<'_> {
     fn item(&self, item: &Item<'_>) {
         self.inner.item(item);
-        if let Some(k) = kind(item.path, item.data) {
+        if let Some(k) = kind(item.path, item.data)
+            && !(k == Kind::Gz && distro_docs(&item.location.path))
+        {
             let budget = AtomicU64::new(self.limits.max_total);
             self.expand(item, k, 1, &budget);
         }
