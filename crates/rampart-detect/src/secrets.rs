@@ -71,20 +71,17 @@ impl Detector for SecretDetector {
             (None, None) => item.data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(item.data),
         };
         let matches = self.rules.scan(data);
-        if matches.is_empty() {
-            return;
-        }
         let identity = item.location.identity();
         // Same rule and same secret twice in one item: number the occurrences so each has its
         // own fingerprint that survives edits elsewhere in the file.
-        let mut ordinal: HashMap<(usize, &[u8]), u32> = HashMap::new();
+        let mut ordinal: HashMap<(usize, Vec<u8>), u32> = HashMap::new();
         for m in matches {
             if m.allowed {
                 continue;
             }
             let rule = &self.rules.rules()[m.rule];
             let secret_bytes = &data[m.secret.clone()];
-            let n = ordinal.entry((m.rule, secret_bytes)).or_insert(0);
+            let n = ordinal.entry((m.rule, secret_bytes.to_vec())).or_insert(0);
             let occurrence = n.to_string();
             *n += 1;
             let mut location = item.location.clone();
@@ -111,7 +108,124 @@ impl Detector for SecretDetector {
             f.remediation = Some(rule.def.remediation.clone());
             out.findings.push(f);
         }
+        if pyc.is_none() {
+            self.base64_findings(item, data, &identity, out);
+        }
     }
+}
+
+impl SecretDetector {
+    /// Values that are base64 of text — a Kubernetes Secret's `data:`, a kubeconfig's
+    /// `client-key-data:`, a Docker `auth`, an environment variable holding a whole `.env` or a
+    /// service-account JSON — decoded and scanned (twice nested at most). A finding sits on the
+    /// encoded value's line and column, names the encoding (`"encoding": "base64"`), and its
+    /// secret is the decoded one.
+    fn base64_findings(&self, item: &Item<'_>, data: &[u8], identity: &str, out: &mut Detections) {
+        let mut values = Vec::new();
+        base64_values(data, 0, 0, &mut values);
+        if values.is_empty() {
+            return;
+        }
+        let mut ordinal: HashMap<(usize, Vec<u8>), u32> = HashMap::new();
+        for (at, text) in values {
+            for m in self.rules.scan(&text) {
+                if m.allowed {
+                    continue;
+                }
+                let rule = &self.rules.rules()[m.rule];
+                let secret_bytes = &text[m.secret.clone()];
+                let n = ordinal.entry((m.rule, secret_bytes.to_vec())).or_insert(0);
+                let occurrence = format!("b64:{n}");
+                *n += 1;
+                let (line, column) = line_col(data, at);
+                let mut location = item.location.clone();
+                location.line = Some(line);
+                location.column = Some(column);
+                location.end_line = None;
+                let mut f = Finding::new(
+                    Kind::Secret,
+                    rule.def.id.clone(),
+                    rule.def.severity,
+                    format!("{} found (base64-encoded)", rule.def.name),
+                    location,
+                );
+                f.fingerprint = fingerprint(&[&rule.def.id, identity, &occurrence], secret_bytes);
+                f.secret = Some(String::from_utf8_lossy(secret_bytes).into_owned());
+                f.provider = Some(rule.def.provider.clone());
+                f.remediation = Some(rule.def.remediation.clone());
+                f.extra
+                    .insert("encoding".into(), serde_json::Value::from("base64"));
+                out.findings.push(f);
+            }
+        }
+    }
+}
+
+/// A value after `:` or `=` (or alone on its line), quoted or not, of 16+ base64 characters.
+static BASE64_VALUE: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+    regex::bytes::Regex::new(
+        r#"(?m)(?:[:=]|^)[ \t]{0,8}["']?([A-Za-z0-9+/]{16,}={0,2})["']?[ \t]*(?:[,}\r]|$)"#,
+    )
+    .unwrap_or_else(|_| regex::bytes::Regex::new("$^").expect("empty regex"))
+});
+
+/// Most base64 values decoded in one item, and the largest one.
+const MAX_BASE64_VALUES: usize = 2_000;
+const MAX_BASE64_LEN: usize = 1 << 20;
+
+/// Base64 values in `data` that decode to text: (offset of the value in the top-level item,
+/// decoded text); a decoded text is searched again (`depth` < 2), its values placed at the
+/// outer value's offset `base`.
+fn base64_values(data: &[u8], depth: u32, base: usize, out: &mut Vec<(usize, Vec<u8>)>) {
+    use base64::Engine;
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    for c in BASE64_VALUE.captures_iter(data) {
+        if out.len() >= MAX_BASE64_VALUES {
+            return;
+        }
+        let Some(v) = c.get(1) else { continue };
+        if v.len() > MAX_BASE64_LEN {
+            continue;
+        }
+        let Ok(text) = engine.decode(v.as_bytes()) else {
+            continue;
+        };
+        if !is_text(&text) {
+            continue;
+        }
+        let at = if depth == 0 { v.start() } else { base };
+        if depth < 1 {
+            base64_values(&text, depth + 1, at, out);
+        }
+        out.push((at, text));
+    }
+}
+
+/// Decoded bytes that are text worth scanning: at least 8 bytes of UTF-8 with no control
+/// characters but tab and line ends (a hash or a key's DER body is not).
+fn is_text(b: &[u8]) -> bool {
+    b.len() >= 8
+        && std::str::from_utf8(b).is_ok_and(|t| {
+            t.chars()
+                .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        })
+}
+
+/// 1-based line and byte column of offset `at` in `data`.
+fn line_col(data: &[u8], at: usize) -> (u32, u32) {
+    let before = &data[..at.min(data.len())];
+    let line = 1 + memchr::memchr_iter(b'\n', before).count();
+    let col = at
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
+    (line as u32, col as u32)
 }
 
 /// `data` as text when it is UTF-16: a byte-order mark (`FF FE` / `FE FF`) before text with

@@ -99,3 +99,73 @@ fn private_keys_on_one_line_or_with_xml_line_ends_are_found() {
     let placeholder = "KEY=\"-----BEGIN RSA PRIVATE KEY----- <paste your key here, it is a long base64 text> -----END RSA PRIVATE KEY-----\"";
     assert!(rules_found(".env", placeholder.as_bytes()).is_empty());
 }
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[test]
+fn base64_values_are_decoded_and_scanned() {
+    let dotenv = format!("# production\n{AWS}");
+    let pem = format!(
+        "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
+        pem_lines().join("\n")
+    );
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ndata:\n  .env: {}\n  tls.key: {}\n",
+        b64(&dotenv),
+        b64(&pem)
+    );
+    let loc = Location::file("k8s/secret.yaml");
+    let mut out = Detections::default();
+    SecretDetector::new(RuleSet::builtin()).detect(
+        &Item {
+            path: "k8s/secret.yaml",
+            data: secret.as_bytes(),
+            location: &loc,
+        },
+        &mut out,
+    );
+    let mut got: Vec<(String, u32, u32)> = out
+        .findings
+        .iter()
+        .filter(|f| f.extra.get("encoding").is_some_and(|e| e == "base64"))
+        .map(|f| {
+            (
+                f.rule.clone(),
+                f.location.line.unwrap(),
+                f.location.column.unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    // On the encoded value's line and column.
+    assert_eq!(
+        got,
+        [
+            ("aws-access-key-id".to_string(), 6, 9),
+            ("aws-secret-access-key".to_string(), 6, 9),
+            ("private-key-pem".to_string(), 7, 12),
+        ],
+        "{:?}",
+        out.findings
+    );
+    // Twice encoded (a Docker config inside a Secret) is found too.
+    let docker = format!(
+        r#"{{"auths":{{"ghcr.io":{{"auth":"{}"}}}}}}"#,
+        b64(&format!(
+            "ci:{}",
+            "ghp_Zx4pQ9rT2vW8yB3nM6kL1cF5hJ7gD0abcdef"
+        ))
+    );
+    let twice = format!("data:\n  .dockerconfigjson: {}\n", b64(&docker));
+    let found = rules_found("pull-secret.yaml", twice.as_bytes());
+    assert!(
+        found.contains(&"docker-config-auth".to_string()),
+        "{found:?}"
+    );
+    // Hashes, key bodies and other binary base64 decode to nothing worth scanning.
+    let lock = "\"integrity\": \"sha512-Jv4uO4lbMEN8yPNjdC7u1iXEb6Vcj8oMqP+0w8Ybs7o9rE2sB8v2wD9o1VwzmQw7Hh9zO3z7g1eY5lR0uQqA9Q==\",\n";
+    assert!(rules_found("package-lock.json", lock.as_bytes()).is_empty());
+}
