@@ -153,6 +153,38 @@ fn history_finds_a_secret_added_then_deleted_with_commit_author_and_date() {
 }
 
 #[test]
+fn history_finds_a_commit_only_the_reflog_still_reaches() {
+    let d = tempfile::tempdir().unwrap();
+    repo(d.path());
+    fs::write(d.path().join("README"), "hello\n").unwrap();
+    git(d.path(), &["add", "."]);
+    git(d.path(), &["commit", "-qm", "first"]);
+    let tok = github_token(4);
+    fs::write(d.path().join(".env"), format!("GITHUB_TOKEN={tok}\n")).unwrap();
+    git(d.path(), &["add", "."]);
+    git(d.path(), &["commit", "-qm", "add env"]);
+    let leaked = git(d.path(), &["rev-parse", "HEAD"]);
+    // "Removed" by rewinding the branch: no ref reaches the commit, the reflog does.
+    git(d.path(), &["reset", "-q", "--hard", "HEAD~1"]);
+    let out = rampart(d.path(), &["scan", "--git", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let f = &findings(&v)[0];
+    assert_eq!(f["rule"], "github-pat-classic");
+    assert_eq!(f["location"]["commit"], leaked.as_str());
+    // Once the reflog is expired and the object pruned, there is nothing left to find.
+    git(d.path(), &["reflog", "expire", "--expire=now", "--all"]);
+    git(d.path(), &["gc", "-q", "--prune=now"]);
+    let out = rampart(d.path(), &["scan", "--git", ".", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn history_covers_other_branches_and_tags_and_scans_each_blob_once() {
     let d = tempfile::tempdir().unwrap();
     repo(d.path());

@@ -19,7 +19,7 @@ fn rules_found(path: &str, data: &[u8]) -> Vec<String> {
     out.findings.iter().map(|f| f.rule.clone()).collect()
 }
 
-const AWS: &str = "AWS_ACCESS_KEY_ID=AKIAQYLPMN5HHHFPZAM2\nAWS_SECRET_ACCESS_KEY=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\n";
+const AWS: &str = "AWS_ACCESS_KEY_ID=AKIAQYLPMN5HHHFPZAM2\nAWS_SECRET_ACCESS_KEY=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\n"; // rampart:allow (made-up test key)
 
 /// A made-up key body: 20 lines of 64 base64 characters.
 fn pem_lines() -> Vec<String> {

@@ -908,7 +908,7 @@ mod tests {
             all.push_str("data: [DONE]\n\n");
             all
         };
-        let all = stream("Here is the key: AKIAQYLPMN5HHHFPZAM2 and more");
+        let all = stream("Here is the key: AKIAQYLPMN5HHHFPZAM2 and more"); // rampart:allow (made-up test key)
         let pieces: Vec<&[u8]> = all.as_bytes().chunks(50).collect();
         let (out, s, _) = run(Policy::builtin(), &pieces);
         assert!(s.blocked(), "{}", String::from_utf8_lossy(&out));
@@ -923,7 +923,7 @@ mod tests {
 
     #[test]
     fn text_pages_bare_cr_events_and_marked_json_are_checked() {
-        let key = "AKIAQYLPMN5HHHFPZAM2";
+        let key = "AKIAQYLPMN5HHHFPZAM2"; // rampart:allow (made-up test key)
         let page = format!("Error: upstream rejected Authorization: Bearer {key}\n");
         let html = format!("<html><body>502 {key}</body></html>");
         let marked = format!(

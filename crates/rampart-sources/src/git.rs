@@ -92,8 +92,9 @@ pub fn scan_git_history(
         _ => HashSet::new(),
     };
 
-    // 1. Tips: every ref, fully peeled, plus a detached HEAD.
+    // 1. Tips: every ref, fully peeled, plus a detached HEAD, plus what their reflogs name.
     let mut tips = Vec::new();
+    let mut logged: std::collections::BTreeSet<ObjectId> = std::collections::BTreeSet::new();
     let mut buf = Vec::new();
     let classify =
         |id: ObjectId, name: String, buf: &mut Vec<u8>| match repo.objects.try_find(&id, buf) {
@@ -125,6 +126,7 @@ pub fn scan_git_history(
                     match r {
                         Ok(r) => {
                             let name = r.name().as_bstr().to_string();
+                            reflog_ids(&r, &mut logged);
                             match r.into_fully_peeled_id() {
                                 Ok(id) => tips.extend(classify(id.detach(), name, &mut buf)),
                                 Err(e) => skip(
@@ -143,6 +145,19 @@ pub fn scan_git_history(
     }
     if let Ok(head) = repo.head_id() {
         tips.extend(classify(head.detach(), "HEAD".into(), &mut buf));
+    }
+    // Commits only a reflog still reaches (after `git reset --hard`, `commit --amend`, a
+    // rebase): a secret "removed" that way is still in the repository until it is gc'd.
+    if let Ok(Some(head)) = repo.try_find_reference("HEAD") {
+        reflog_ids(&head, &mut logged);
+    }
+    for id in logged {
+        if matches!(
+            repo.objects.try_find(&id, &mut buf),
+            Ok(Some(o)) if o.kind == gix::objs::Kind::Commit
+        ) {
+            tips.push(Tip::Commit(id));
+        }
     }
 
     // 2. Commits in topological order (parents before children), by iterative post-order DFS.
@@ -396,4 +411,18 @@ pub fn scan_git_history(
         );
     });
     Ok(stats)
+}
+
+/// The commits a ref's reflog names (old and new side of each entry; null ids left out).
+fn reflog_ids(r: &gix::Reference<'_>, out: &mut std::collections::BTreeSet<ObjectId>) {
+    let mut plat = r.log_iter();
+    if let Ok(Some(lines)) = plat.all() {
+        for line in lines.flatten() {
+            for id in [line.new_oid(), line.previous_oid()] {
+                if !id.is_null() {
+                    out.insert(id);
+                }
+            }
+        }
+    }
 }
