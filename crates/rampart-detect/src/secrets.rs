@@ -79,7 +79,6 @@ impl Detector for SecretDetector {
             if m.allowed {
                 continue;
             }
-            let rule = &self.rules.rules()[m.rule];
             let secret_bytes = &data[m.secret.clone()];
             let n = ordinal.entry((m.rule, secret_bytes.to_vec())).or_insert(0);
             let occurrence = n.to_string();
@@ -95,18 +94,14 @@ impl Detector for SecretDetector {
                 location.line = Some(p.constant_at(m.secret.start) as u32 + 1);
                 location.end_line = None;
             }
-            let mut f = Finding::new(
-                Kind::Secret,
-                rule.def.id.clone(),
-                rule.def.severity,
-                format!("{} found", rule.def.name),
+            out.findings.push(self.finding(
+                m.rule,
                 location,
-            );
-            f.fingerprint = fingerprint(&[&rule.def.id, &identity, &occurrence], secret_bytes);
-            f.secret = Some(String::from_utf8_lossy(secret_bytes).into_owned());
-            f.provider = Some(rule.def.provider.clone());
-            f.remediation = Some(rule.def.remediation.clone());
-            out.findings.push(f);
+                secret_bytes,
+                &identity,
+                &occurrence,
+                "",
+            ));
         }
         if pyc.is_none() {
             self.base64_findings(item, data, &identity, out);
@@ -115,6 +110,32 @@ impl Detector for SecretDetector {
 }
 
 impl SecretDetector {
+    /// The finding for rule `rule` matching `secret` at `location`; `occurrence` numbers the same
+    /// secret within the item (see `detect`), `note` follows "… found".
+    fn finding(
+        &self,
+        rule: usize,
+        location: rampart_core::Location,
+        secret: &[u8],
+        identity: &str,
+        occurrence: &str,
+        note: &str,
+    ) -> Finding {
+        let rule = &self.rules.rules()[rule];
+        let mut f = Finding::new(
+            Kind::Secret,
+            rule.def.id.clone(),
+            rule.def.severity,
+            format!("{} found{note}", rule.def.name),
+            location,
+        );
+        f.fingerprint = fingerprint(&[&rule.def.id, identity, occurrence], secret);
+        f.secret = Some(String::from_utf8_lossy(secret).into_owned());
+        f.provider = Some(rule.def.provider.clone());
+        f.remediation = Some(rule.def.remediation.clone());
+        f
+    }
+
     /// Values that are base64 of text — a Kubernetes Secret's `data:`, a kubeconfig's
     /// `client-key-data:`, a Docker `auth`, an environment variable holding a whole `.env` or a
     /// service-account JSON — decoded and scanned (twice nested at most). A finding sits on the
@@ -132,7 +153,6 @@ impl SecretDetector {
                 if m.allowed {
                     continue;
                 }
-                let rule = &self.rules.rules()[m.rule];
                 let secret_bytes = &text[m.secret.clone()];
                 let n = ordinal.entry((m.rule, secret_bytes.to_vec())).or_insert(0);
                 let occurrence = format!("b64:{n}");
@@ -142,17 +162,14 @@ impl SecretDetector {
                 location.line = Some(line);
                 location.column = Some(column);
                 location.end_line = None;
-                let mut f = Finding::new(
-                    Kind::Secret,
-                    rule.def.id.clone(),
-                    rule.def.severity,
-                    format!("{} found (base64-encoded)", rule.def.name),
+                let mut f = self.finding(
+                    m.rule,
                     location,
+                    secret_bytes,
+                    identity,
+                    &occurrence,
+                    " (base64-encoded)",
                 );
-                f.fingerprint = fingerprint(&[&rule.def.id, identity, &occurrence], secret_bytes);
-                f.secret = Some(String::from_utf8_lossy(secret_bytes).into_owned());
-                f.provider = Some(rule.def.provider.clone());
-                f.remediation = Some(rule.def.remediation.clone());
                 f.extra
                     .insert("encoding".into(), serde_json::Value::from("base64"));
                 out.findings.push(f);

@@ -573,20 +573,8 @@ fn rewrite(
 
 /// An event with its `data:` JSON replaced (other lines kept).
 fn rebuild(ev: &Ev) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ev.raw.len() + 32);
-    for l in lines(&ev.raw) {
-        if l.is_empty() || l.starts_with(b"data:") {
-            continue;
-        }
-        out.extend_from_slice(l);
-        out.push(b'\n');
-    }
-    out.extend_from_slice(b"data: ");
-    if let Some(v) = &ev.value {
-        out.extend_from_slice(v.to_string().as_bytes());
-    }
-    out.extend_from_slice(b"\n\n");
-    out
+    let data = ev.value.as_ref().map(Value::to_string).unwrap_or_default();
+    rebuild_plain(ev, &data)
 }
 
 /// Where the first complete event ends: (position of the delimiter, its length). An event ends
@@ -683,7 +671,8 @@ fn keep_tail(s: &mut String) {
     }
 }
 
-/// A non-JSON `data:` event with its text replaced (other lines kept).
+/// An event with its `data:` replaced by `text`, one `data:` line per line of it (other lines
+/// kept).
 fn rebuild_plain(ev: &Ev, text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(ev.raw.len() + 32);
     for l in lines(&ev.raw) {
