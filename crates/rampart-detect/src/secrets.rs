@@ -75,7 +75,10 @@ impl Detector for SecretDetector {
         // Same rule and same secret twice in one item: number the occurrences so each has its
         // own fingerprint that survives edits elsewhere in the file.
         let mut ordinal: HashMap<(usize, Vec<u8>), u32> = HashMap::new();
+        // Where the secrets found lie: the unescaped pass reports nothing that overlaps them.
+        let mut raw: Vec<std::ops::Range<usize>> = Vec::new();
         for m in matches {
+            raw.push(m.secret.clone());
             if m.allowed {
                 continue;
             }
@@ -105,6 +108,7 @@ impl Detector for SecretDetector {
         }
         if pyc.is_none() {
             self.base64_findings(item, data, &identity, out);
+            self.unescaped_findings(item, data, &identity, &raw, out);
         }
     }
 }
@@ -134,6 +138,49 @@ impl SecretDetector {
         f.provider = Some(rule.def.provider.clone());
         f.remediation = Some(rule.def.remediation.clone());
         f
+    }
+
+    /// JSON text escapes that hide a secret from the rules: `\/` (PHP's `json_encode` writes
+    /// every `/` so, breaking URLs and AWS secret keys) and `\n` before a token that a rule wants
+    /// at the start of a line. When the item holds `\/`, or is a JSON-like file holding `\n`,
+    /// the rules run again on the text with those escapes undone; what they find that the first
+    /// pass did not (nothing overlapping `raw`, its secrets) is reported at its place in the original.
+    fn unescaped_findings(
+        &self,
+        item: &Item<'_>,
+        data: &[u8],
+        identity: &str,
+        raw: &[std::ops::Range<usize>],
+        out: &mut Detections,
+    ) {
+        let Some((view, map)) = unescaped(item.path, data) else {
+            return;
+        };
+        let mut ordinal: HashMap<(usize, Vec<u8>), u32> = HashMap::new();
+        for m in self.rules.scan(&view) {
+            let secret_bytes = &view[m.secret.clone()];
+            let at = map.get(m.secret.start).copied().unwrap_or(0);
+            let end = map.get(m.secret.end.saturating_sub(1)).map_or(at, |e| e + 1);
+            if m.allowed || raw.iter().any(|r| r.start < end && at < r.end) {
+                continue;
+            }
+            let n = ordinal.entry((m.rule, secret_bytes.to_vec())).or_insert(0);
+            let occurrence = format!("esc:{n}");
+            *n += 1;
+            let (line, column) = line_col(data, at);
+            let mut location = item.location.clone();
+            location.line = Some(line);
+            location.column = Some(column);
+            location.end_line = None;
+            out.findings.push(self.finding(
+                m.rule,
+                location,
+                secret_bytes,
+                identity,
+                &occurrence,
+                " (JSON-escaped)",
+            ));
+        }
     }
 
     /// Values that are base64 of text — a Kubernetes Secret's `data:`, a kubeconfig's
@@ -176,6 +223,54 @@ impl SecretDetector {
             }
         }
     }
+}
+
+/// `data` with `\/` undone (and, in JSON-like files, `\n` `\r` `\t`), and for each byte of
+/// the result its offset in `data`; `None` when there is nothing to undo.
+fn unescaped(path: &str, data: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let lower = path.to_ascii_lowercase();
+    let json = [
+        ".json", ".jsonl", ".ndjson", ".ipynb", ".har", ".map", ".log",
+    ]
+    .iter()
+    .any(|e| lower.ends_with(e));
+    let slash = memchr::memmem::find(data, b"\\/").is_some();
+    let newline = json && memchr::memmem::find(data, b"\\n").is_some();
+    if !(slash || newline) {
+        return None;
+    }
+    let mut view = Vec::with_capacity(data.len());
+    let mut map = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        let c = data[i];
+        if c == b'\\' && i + 1 < data.len() {
+            let undone = match data[i + 1] {
+                b'/' => Some(b'/'),
+                b'n' if json => Some(b'\n'),
+                b'r' if json => Some(b'\r'),
+                b't' if json => Some(b'\t'),
+                // `\\` stays two bytes, so `\\n` is not read as an escaped newline.
+                b'\\' => {
+                    view.extend_from_slice(b"\\\\");
+                    map.extend([i, i + 1]);
+                    i += 2;
+                    continue;
+                }
+                _ => None,
+            };
+            if let Some(u) = undone {
+                view.push(u);
+                map.push(i);
+                i += 2;
+                continue;
+            }
+        }
+        view.push(c);
+        map.push(i);
+        i += 1;
+    }
+    Some((view, map))
 }
 
 /// A value after `:` or `=` (or alone on its line), quoted or not, of 16+ base64 characters.

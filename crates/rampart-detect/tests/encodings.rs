@@ -169,3 +169,31 @@ fn base64_values_are_decoded_and_scanned() {
     let lock = "\"integrity\": \"sha512-Jv4uO4lbMEN8yPNjdC7u1iXEb6Vcj8oMqP+0w8Ybs7o9rE2sB8v2wD9o1VwzmQw7Hh9zO3z7g1eY5lR0uQqA9Q==\",\n";
     assert!(rules_found("package-lock.json", lock.as_bytes()).is_empty());
 }
+
+#[test]
+fn json_escapes_do_not_hide_secrets() {
+    // PHP's json_encode writes every `/` as `\/`; an export puts a token after a `\n` escape.
+    let random = "Zx4pQ9rT2vW8yB3nM6kL1cF5hJ7gD0";
+    let tok = format!(
+        "ghp_{random}{}",
+        rampart_detect::validate::crc32_base62_checksum(random.as_bytes())
+    );
+    let export = format!(
+        r#"{{"db": "postgres:\/\/orders:9M50EFN3nnoVWJNHq4@db.prod.example.net:5432\/orders", "text": "deploy with:\n{tok}"}}"#
+    );
+    let found = rules_found("export.json", export.as_bytes());
+    for want in ["postgres-connection-string", "github-pat-classic"] {
+        assert!(found.contains(&want.to_string()), "{want}: {found:?}");
+    }
+    // Not twice: a service-account key with `\n` escapes is found once per rule, as before.
+    let key = pem_lines().join("\\n");
+    let sa = format!(
+        r#"{{"type": "service_account", "private_key": "-----BEGIN RSA PRIVATE KEY-----\n{key}\n-----END RSA PRIVATE KEY-----\n"}}"#
+    );
+    let once = rules_found("sa.txt", sa.as_bytes());
+    let mut twice = rules_found("sa.json", sa.as_bytes());
+    twice.sort();
+    let mut once = once;
+    once.sort();
+    assert_eq!(twice, once);
+}
