@@ -160,7 +160,9 @@ impl SecretDetector {
         for m in self.rules.scan(&view) {
             let secret_bytes = &view[m.secret.clone()];
             let at = map.get(m.secret.start).copied().unwrap_or(0);
-            let end = map.get(m.secret.end.saturating_sub(1)).map_or(at, |e| e + 1);
+            let end = map
+                .get(m.secret.end.saturating_sub(1))
+                .map_or(at, |e| e + 1);
             if m.allowed || raw.iter().any(|r| r.start < end && at < r.end) {
                 continue;
             }
