@@ -169,14 +169,9 @@ impl SecretDetector {
             let n = ordinal.entry((m.rule, secret_bytes.to_vec())).or_insert(0);
             let occurrence = format!("esc:{n}");
             *n += 1;
-            let (line, column) = line_col(data, at);
-            let mut location = item.location.clone();
-            location.line = Some(line);
-            location.column = Some(column);
-            location.end_line = None;
             out.findings.push(self.finding(
                 m.rule,
-                location,
+                located(item, data, at),
                 secret_bytes,
                 identity,
                 &occurrence,
@@ -198,7 +193,12 @@ impl SecretDetector {
         }
         let mut ordinal: HashMap<(usize, Vec<u8>), u32> = HashMap::new();
         for (at, text) in values {
-            for m in self.rules.scan(&text) {
+            let matches = self.rules.scan(&text);
+            if matches.is_empty() {
+                continue;
+            }
+            let location = located(item, data, at);
+            for m in matches {
                 if m.allowed {
                     continue;
                 }
@@ -206,14 +206,9 @@ impl SecretDetector {
                 let n = ordinal.entry((m.rule, secret_bytes.to_vec())).or_insert(0);
                 let occurrence = format!("b64:{n}");
                 *n += 1;
-                let (line, column) = line_col(data, at);
-                let mut location = item.location.clone();
-                location.line = Some(line);
-                location.column = Some(column);
-                location.end_line = None;
                 let mut f = self.finding(
                     m.rule,
-                    location,
+                    location.clone(),
                     secret_bytes,
                     identity,
                     &occurrence,
@@ -327,6 +322,16 @@ fn is_text(b: &[u8]) -> bool {
             t.chars()
                 .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
         })
+}
+
+/// The item's location at offset `at` of `data` (its line and byte column).
+fn located(item: &Item<'_>, data: &[u8], at: usize) -> rampart_core::Location {
+    let (line, column) = line_col(data, at);
+    let mut location = item.location.clone();
+    location.line = Some(line);
+    location.column = Some(column);
+    location.end_line = None;
+    location
 }
 
 /// 1-based line and byte column of offset `at` in `data`.

@@ -228,11 +228,14 @@ pub fn admit(key: &KeyEntry, now_ms: i64, est: Estimate) -> Result<Permit, Limit
     let rec = &key.record;
     let rt = &key.runtime;
     // One lock for the checks and the reservation, so that concurrent requests see each
-    // other's reservations.
-    let mut w = match rt.windows.lock() {
-        Ok(w) => w,
-        Err(p) => p.into_inner(),
-    };
+    // other's reservations; a key without rate or spend limits takes none.
+    let mut guard =
+        (rec.budget_nanos.is_some() || rec.rpm.is_some() || rec.tpm.is_some()).then(|| {
+            match rt.windows.lock() {
+                Ok(w) => w,
+                Err(p) => p.into_inner(),
+            }
+        });
     if let Some(budget) = rec.budget_nanos {
         let (spent, end) = budget_spent(key, now_ms);
         let reserved = rt.reserved_nanos.load(Ordering::Acquire);
@@ -271,7 +274,10 @@ pub fn admit(key: &KeyEntry, now_ms: i64, est: Estimate) -> Result<Permit, Limit
         runtime: Arc::clone(rt),
         reserved: Estimate::default(),
     };
-    if rec.rpm.is_some() || rec.tpm.is_some() {
+    if let Some(w) = guard
+        .as_mut()
+        .filter(|_| rec.rpm.is_some() || rec.tpm.is_some())
+    {
         w.requests.roll(now_ms);
         w.tokens.roll(now_ms);
         if let Some(tpm) = rec.tpm {

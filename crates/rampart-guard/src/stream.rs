@@ -96,8 +96,6 @@ pub struct StreamScanner {
     /// Several choices stream interleaved (`n` > 1): each is checked on its own text, and
     /// events are held to the end (see [`StreamScanner::lanes_block`]).
     multi: bool,
-    /// The tail of the text already sent, per choice.
-    lane_context: std::collections::BTreeMap<u64, String>,
 }
 
 impl std::fmt::Debug for StreamScanner {
@@ -128,7 +126,6 @@ impl StreamScanner {
             excerpt: None,
             done: false,
             multi: false,
-            lane_context: std::collections::BTreeMap::new(),
         }
     }
 
@@ -325,7 +322,10 @@ impl StreamScanner {
     /// alone: the first finding that blocks, or that redacts text the interleaved window does
     /// not hold whole (so its redaction cannot be written), blocks the stream.
     fn lanes_block(&mut self) -> Option<(Finding, String)> {
-        let mut lanes: std::collections::BTreeMap<u64, String> = self.lane_context.clone();
+        // Nothing is sent once a second choice is seen, so what was sent is choice 0's alone and
+        // `context` is its tail.
+        let mut lanes: std::collections::BTreeMap<u64, String> =
+            std::collections::BTreeMap::from([(0, self.context.clone())]);
         for ev in &self.queue {
             let mut a = ev.start;
             for (&len, &lane) in ev.lens.iter().zip(&ev.lanes) {
@@ -471,13 +471,6 @@ impl StreamScanner {
                 break;
             };
             cut = end;
-            let mut a = ev.start;
-            for (&len, &lane) in ev.lens.iter().zip(&ev.lanes) {
-                let c = self.lane_context.entry(lane).or_default();
-                c.push_str(&self.text[a..a + len]);
-                keep_tail(c);
-                a += len;
-            }
             if (ev.value.is_none() && !ev.plain)
                 || !spans.iter().any(|(s, e, _)| *s < end && *e > ev.start)
             {

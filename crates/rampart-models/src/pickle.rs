@@ -1127,13 +1127,7 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
             Value::Text(t) => latin1(t),
             Value::Node(n) => {
                 let n = n.try_borrow().ok()?;
-                if n.kind != NodeKind::Call {
-                    return None;
-                }
-                let Some(Value::Global(g)) = n.items.first() else {
-                    return None;
-                };
-                if self.ctx.globals[*g as usize].full != "_codecs.encode" {
+                if !self.is_call_to(&n, |f| f == "_codecs.encode") {
                     return None;
                 }
                 let Some(Value::Node(a)) = n.items.get(1) else {
@@ -1158,6 +1152,13 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
             }
             _ => None,
         }
+    }
+
+    /// Whether `n` calls a global whose dotted name satisfies `full`.
+    fn is_call_to(&self, n: &Node, full: impl Fn(&str) -> bool) -> bool {
+        n.kind == NodeKind::Call
+            && matches!(n.items.first(), Some(Value::Global(g))
+                if full(&self.ctx.globals[*g as usize].full))
     }
 
     /// Walk `data[s..s+l]` as a nested pickle. `strict`: report its parse errors.
@@ -1263,13 +1264,7 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
         }
         let Value::Node(n) = v else { return None };
         let n = n.borrow();
-        let NodeKind::Call = n.kind else {
-            return None;
-        };
-        let Some(Value::Global(g)) = n.items.first() else {
-            return None;
-        };
-        if self.ctx.globals[*g as usize].full != "numpy.dtype" {
+        if !self.is_call_to(&n, |f| f == "numpy.dtype") {
             return None;
         }
         let Some(Value::Node(args)) = n.items.get(1) else {
@@ -1319,9 +1314,7 @@ impl<'a, 'c, 'p> Walker<'a, 'c, 'p> {
         let Value::Node(n) = inst else { return Ok(()) };
         let (is_wrapper, state) = {
             let n = n.borrow();
-            let is = matches!(n.kind, NodeKind::Call)
-                && matches!(n.items.first(), Some(Value::Global(g))
-                    if self.ctx.globals[*g as usize].full.ends_with("numpy_pickle.NumpyArrayWrapper"));
+            let is = self.is_call_to(&n, |f| f.ends_with("numpy_pickle.NumpyArrayWrapper"));
             (is, n.state.clone())
         };
         if !is_wrapper {

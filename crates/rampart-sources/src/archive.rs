@@ -62,7 +62,7 @@ fn kind(path: &str, data: &[u8]) -> Option<Kind> {
         Some(Kind::Zip)
     } else if tgz_name && data.starts_with(b"\x1f\x8b") {
         Some(Kind::TarGz)
-    } else if name.ends_with(".gz") && data.starts_with(b"\x1f\x8b") && !distro_docs(path) {
+    } else if name.ends_with(".gz") && data.starts_with(b"\x1f\x8b") {
         Some(Kind::Gz)
     } else if name.ends_with(".tar") && is_tar(data) {
         Some(Kind::Tar)
@@ -100,6 +100,14 @@ impl<'a> Expanding<'a> {
     }
 
     fn expand(&self, item: &Item<'_>, kind: Kind, depth: u32, budget: &AtomicU64) {
+        // The logical path may be relative to the folder scanned (`man/man5/…` under
+        // `/usr/share`); the location's path is the one the user sees.
+        if kind == Kind::Gz
+            && (distro_docs(item.path)
+                || (item.location.member.is_none() && distro_docs(&item.location.path)))
+        {
+            return;
+        }
         let what = || {
             let mut l = item.location.clone();
             l.line = None;
@@ -308,9 +316,7 @@ impl<'a> Expanding<'a> {
 impl Sink for Expanding<'_> {
     fn item(&self, item: &Item<'_>) {
         self.inner.item(item);
-        if let Some(k) = kind(item.path, item.data)
-            && !(k == Kind::Gz && distro_docs(&item.location.path))
-        {
+        if let Some(k) = kind(item.path, item.data) {
             let budget = AtomicU64::new(self.limits.max_total);
             self.expand(item, k, 1, &budget);
         }
